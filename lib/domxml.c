@@ -1,0 +1,561 @@
+/* domxml.c: reading a domain XML's sizes and editing it in place without disturbing what the hooks do not own. */
+#include <errno.h>
+#include <string.h>
+
+#include <libxml/xmlsave.h>
+
+#include "domxml.h"
+#include "fileio.h"
+#include "xml.h"
+
+/* libvirt's own formatting order: new elements go where `virsh dumpxml` would put them. */
+static const char *const domain_order[] = {
+        "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
+        "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads",
+        "iothreadids", "defaultiothread", "cputune", "numatune", "resource", "sysinfo",
+        "bootloader", "bootloader_args", "os", "idmap", "features", "cpu", "clock", "on_poweroff",
+        "on_reboot", "on_crash", "on_lockfailure", "pm", "perf", "devices", "seclabel", "keywrap",
+        "launchSecurity", NULL,
+};
+static const char *const cputune_order[] = {
+        "shares", "period", "quota", "global_period", "global_quota", "emulator_period",
+        "emulator_quota", "iothread_period", "iothread_quota", "vcpupin", "emulatorpin",
+        "iothreadpin", "vcpusched", "iothreadsched", "emulatorsched", "cachetune", "memorytune", NULL,
+};
+static const char *const numatune_order[] = { "memory", "memnode", NULL };
+static const char *const cpu_order[] = {
+        "model", "vendor", "topology", "cache", "maxphysaddr", "feature", "numa", NULL,
+};
+static const char *const numa_order[] = { "cell", "interconnects", NULL };
+static const char *const membacking_order[] = {
+        "hugepages", "nosharepages", "locked", "source", "access", "allocation", "discard", NULL,
+};
+static const char *const devices_order[] = {
+        "emulator", "disk", "controller", "lease", "filesystem", "interface", "smartcard", "serial",
+        "parallel", "console", "channel", "input", "tpm", "graphics", "sound", "audio", "video",
+        "hostdev", "redirdev", "redirfilter", "hub", "watchdog", "memballoon", "rng", "panic",
+        "shmem", "memory", "iommu", "vsock", "crypto", "pstore", NULL,
+};
+
+static const struct {
+        const char *parent;
+        const char *const *order;
+} orders[] = {
+        { "domain", domain_order },
+        { "cputune", cputune_order },
+        { "numatune", numatune_order },
+        { "cpu", cpu_order },
+        { "numa", numa_order },
+        { "memoryBacking", membacking_order },
+        { "devices", devices_order },
+};
+
+static const char *const *order_of(const xmlNode *parent)
+{
+        for (size_t i = 0; i < HPVM_ARRAY_SIZE(orders); i++)
+                if (xmlStrEqual(parent->name, BAD_CAST orders[i].parent))
+                        return orders[i].order;
+        return NULL;
+}
+
+/* Position of @name in @order; unknown names sort last, keeping their place among themselves. */
+static size_t rank_of(const char *const *order, const xmlChar *name)
+{
+        size_t i;
+
+        for (i = 0; order && order[i]; i++)
+                if (xmlStrEqual(name, BAD_CAST order[i]))
+                        return i;
+        return SIZE_MAX;
+}
+
+static bool is_blank_text(const xmlNode *n)
+{
+        if (!n || n->type != XML_TEXT_NODE)
+                return false;
+        for (const xmlChar *p = n->content; p && *p; p++)
+                if (!strchr(" \t\r\n", *p))
+                        return false;
+        return true;
+}
+
+static xmlNode *first_element(const xmlNode *parent)
+{
+        for (xmlNode *n = parent->children; n; n = n->next)
+                if (n->type == XML_ELEMENT_NODE)
+                        return n;
+        return NULL;
+}
+
+static xmlNode *last_element(const xmlNode *parent)
+{
+        for (xmlNode *n = parent->last; n; n = n->prev)
+                if (n->type == XML_ELEMENT_NODE)
+                        return n;
+        return NULL;
+}
+
+/* The whitespace in front of @n when it is a newline plus indentation. */
+static xmlNode *indent_node(const xmlNode *n)
+{
+        xmlNode *p = n->prev;
+
+        return is_blank_text(p) && strchr((const char *)p->content, '\n') ? p : NULL;
+}
+
+/* Insert @node right before the element @next, indented like @next. */
+static void insert_before(HpvmDomain *d, xmlNode *next, xmlNode *node)
+{
+        xmlNode *ws = d->indent_unit ? indent_node(next) : NULL;
+
+        /* [ws][next] becomes [ws][node][ws copy][next] */
+        xmlAddPrevSibling(next, node);
+        if (ws)
+                xmlAddPrevSibling(next, xmlNewDocText(d->doc, ws->content));
+}
+
+void hpvm_domain_insert_after(HpvmDomain *d, xmlNode *prev, xmlNode *node)
+{
+        xmlNode *ws = d->indent_unit ? indent_node(prev) : NULL;
+
+        xmlAddNextSibling(prev, node);
+        if (ws)
+                xmlAddNextSibling(prev, xmlNewDocText(d->doc, ws->content));
+}
+
+static void insert_into_empty(HpvmDomain *d, xmlNode *parent, xmlNode *node)
+{
+        xmlNode *ws, *n, *next;
+        const char *outer = "", *nl;
+        size_t olen = 0;
+        char *inner, *close;
+
+        /* An empty parent may still hold blanks ("<numa>\n  </numa>"): they go. */
+        for (n = parent->children; n; n = next) {
+                next = n->next;
+                if (is_blank_text(n)) {
+                        xmlUnlinkNode(n);
+                        xmlFreeNode(n);
+                }
+        }
+        ws = d->indent_unit ? indent_node(parent) : NULL;
+        if (!ws && parent != d->root) {
+                xmlAddChild(parent, node);
+                return;
+        }
+        if (ws) {
+                nl = strrchr((const char *)ws->content, '\n');
+                outer = nl + 1;
+                olen = strlen(outer);
+        }
+        if (!d->indent_unit) {
+                xmlAddChild(parent, node);
+                return;
+        }
+        inner = malloc(olen + strlen(d->indent_unit) + 2);
+        close = malloc(olen + 2);
+        if (!inner || !close) {
+                free(inner);
+                free(close);
+                xmlAddChild(parent, node);
+                return;
+        }
+        sprintf(inner, "\n%s%s", outer, d->indent_unit);
+        sprintf(close, "\n%s", outer);
+        xmlAddChild(parent, xmlNewDocText(d->doc, BAD_CAST inner));
+        xmlAddChild(parent, node);
+        xmlAddChild(parent, xmlNewDocText(d->doc, BAD_CAST close));
+        free(inner);
+        free(close);
+}
+
+void hpvm_domain_insert(HpvmDomain *d, xmlNode *parent, xmlNode *node)
+{
+        const char *const *order = order_of(parent);
+        size_t r = rank_of(order, node->name);
+        xmlNode *last;
+
+        if (!first_element(parent)) {
+                insert_into_empty(d, parent, node);
+                return;
+        }
+        if (r != SIZE_MAX) {
+                for (xmlNode *c = first_element(parent); c; c = c->next) {
+                        if (c->type != XML_ELEMENT_NODE || rank_of(order, c->name) <= r)
+                                continue;
+                        insert_before(d, c, node);
+                        return;
+                }
+        }
+        last = last_element(parent);
+        hpvm_domain_insert_after(d, last, node);
+}
+
+xmlNode *hpvm_domain_ensure(HpvmDomain *d, xmlNode *parent, const char *name)
+{
+        xmlNode *n = hpvm_xml_child(parent, name);
+
+        if (n)
+                return n;
+        n = xmlNewDocNode(d->doc, NULL, BAD_CAST name, NULL);
+        if (n)
+                hpvm_domain_insert(d, parent, n);
+        return n;
+}
+
+void hpvm_domain_remove(xmlNode *node)
+{
+        xmlNode *ws = indent_node(node);
+
+        if (ws) {
+                xmlUnlinkNode(ws);
+                xmlFreeNode(ws);
+        }
+        xmlUnlinkNode(node);
+        xmlFreeNode(node);
+}
+
+int hpvm_domain_set_prop(xmlNode *node, const char *name, const char *value)
+{
+        if (!value) {
+                xmlUnsetProp(node, BAD_CAST name);
+                return 0;
+        }
+        return xmlSetProp(node, BAD_CAST name, BAD_CAST value) ? 0 : -ENOMEM;
+}
+
+/* One indentation level as the input writes it: what precedes the root's first child. */
+static char *guess_indent_unit(const xmlNode *root)
+{
+        xmlNode *first = first_element(root);
+        xmlNode *ws = first ? indent_node(first) : NULL;
+        const char *nl;
+
+        if (!ws)
+                return NULL;
+        nl = strrchr((const char *)ws->content, '\n');
+        if (!nl[1])
+                return NULL;
+        return strdup(nl + 1);
+}
+
+static bool starts_with_decl(const char *buf, size_t len)
+{
+        if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
+                buf += 3;
+                len -= 3;
+        }
+        return len >= 6 && !memcmp(buf, "<?xml", 5) && strchr(" \t\r\n", buf[5]);
+}
+
+static int read_memory(const xmlNode *el, const char *what, uint64_t *ret, HpvmError *err)
+{
+        _cleanup_xmlchar_ xmlChar *unit = hpvm_xml_prop(el, "unit");
+        uint64_t v;
+        int r;
+
+        r = hpvm_xml_text_u64(el, UINT64_MAX, &v);
+        if (r < 0)
+                return hpvm_error_set(err, -EINVAL, "domain XML: %s is not a number", what);
+        r = hpvm_xml_scale_kib(v, (const char *)unit, "KiB", ret);
+        if (r < 0)
+                return hpvm_error_set(err, -EINVAL, "domain XML: %s has a bad unit or is too large", what);
+        return 0;
+}
+
+int hpvm_domain_parse(const char *buf, size_t len, HpvmDomain **ret, HpvmError *err)
+{
+        HpvmDomain *d;
+        xmlNode *n, *devices;
+        uint64_t v;
+        int r;
+
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return hpvm_error_set(err, -ENOMEM, "out of memory");
+        r = hpvm_xml_parse(buf, len, "domain", "domain XML", &d->doc, err);
+        if (r < 0)
+                goto fail;
+        d->root = xmlDocGetRootElement(d->doc);
+        d->had_decl = starts_with_decl(buf, len);
+        d->indent_unit = guess_indent_unit(d->root);
+
+        d->vcpus = 1;
+        n = hpvm_xml_child(d->root, "vcpu");
+        if (n) {
+                r = hpvm_xml_text_u64(n, HPVM_VCPU_MAX, &v);
+                if (r < 0 || v == 0) {
+                        r = hpvm_error_set(err, -EINVAL, "domain XML: <vcpu> is not a vCPU count from 1 to %u",
+                                           HPVM_VCPU_MAX);
+                        goto fail;
+                }
+                d->vcpus = (unsigned)v;
+        }
+        n = hpvm_xml_child(d->root, "memory");
+        if (n && (r = read_memory(n, "<memory>", &d->mem_kib, err)) < 0)
+                goto fail;
+        devices = hpvm_xml_child(d->root, "devices");
+        HPVM_XML_FOREACH(m, devices, "memory") {
+                xmlNode *size = hpvm_xml_child(hpvm_xml_child(m, "target"), "size");
+                uint64_t kib;
+
+                if (!size)
+                        continue;
+                r = read_memory(size, "<devices><memory><target><size>", &kib, err);
+                if (r < 0)
+                        goto fail;
+                if (d->devmem_kib + kib < kib) {
+                        r = hpvm_error_set(err, -EINVAL, "domain XML: memory devices add up past 2^64 KiB");
+                        goto fail;
+                }
+                d->devmem_kib += kib;
+        }
+        *ret = d;
+        return 0;
+fail:
+        hpvm_domain_free(d);
+        return r;
+}
+
+void hpvm_domain_free(HpvmDomain *d)
+{
+        if (!d)
+                return;
+        if (d->doc)
+                xmlFreeDoc(d->doc);
+        free(d->indent_unit);
+        free(d);
+}
+
+int hpvm_domain_format(const HpvmDomain *d, char **ret_buf, size_t *ret_len, HpvmError *err)
+{
+        xmlBuffer *xb = xmlBufferCreate();
+        xmlSaveCtxt *sc;
+        char *out;
+        size_t len;
+
+        if (!xb)
+                return hpvm_error_set(err, -ENOMEM, "out of memory");
+        sc = xmlSaveToBuffer(xb, "UTF-8", d->had_decl ? 0 : XML_SAVE_NO_DECL);
+        if (!sc || xmlSaveDoc(sc, d->doc) < 0 || xmlSaveClose(sc) < 0) {
+                xmlBufferFree(xb);
+                return hpvm_error_set(err, -ENOMEM, "cannot serialize the domain XML");
+        }
+        len = (size_t)xmlBufferLength(xb);
+        out = malloc(len + 1);
+        if (!out) {
+                xmlBufferFree(xb);
+                return hpvm_error_set(err, -ENOMEM, "out of memory");
+        }
+        memcpy(out, xmlBufferContent(xb), len);
+        out[len] = '\0';
+        xmlBufferFree(xb);
+        *ret_buf = out;
+        *ret_len = len;
+        return 0;
+}
+
+/* Numeric attribute of an element, or -1 when absent or not a number below @limit. */
+static long id_attr(const xmlNode *n, const char *name, unsigned limit)
+{
+        uint64_t v;
+
+        if (hpvm_xml_prop_u64(n, name, limit - 1, &v) < 0)
+                return -1;
+        return (long)v;
+}
+
+static int set_cpuset_prop(xmlNode *n, const char *name, const HpvmCpuSet *s)
+{
+        char buf[HPVM_CPUSET_STRMAX];
+
+        if (hpvm_cpuset_format(s, buf, sizeof(buf)) < 0)
+                return -ENOMEM;
+        return hpvm_domain_set_prop(n, name, buf);
+}
+
+static xmlNode *new_element(HpvmDomain *d, const char *name)
+{
+        return xmlNewDocNode(d->doc, NULL, BAD_CAST name, NULL);
+}
+
+static int set_uint_prop(xmlNode *n, const char *name, uint64_t v)
+{
+        char buf[24];
+
+        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+        return hpvm_domain_set_prop(n, name, buf);
+}
+
+int hpvm_domain_set_vcpupins(HpvmDomain *d, const HpvmPinList *pins)
+{
+        _cleanup_free_ xmlNode **by_id = NULL;
+        xmlNode *cputune, *prev = NULL;
+        unsigned limit = HPVM_VCPU_MAX;
+        _cleanup_free_ const HpvmPin **wanted = NULL;
+
+        if (!pins->n)
+                return 0;
+        cputune = hpvm_domain_ensure(d, d->root, "cputune");
+        by_id = calloc(limit, sizeof(*by_id));
+        wanted = calloc(limit, sizeof(*wanted));
+        if (!cputune || !by_id || !wanted)
+                return -ENOMEM;
+        HPVM_XML_FOREACH(p, cputune, "vcpupin") {
+                long id = id_attr(p, "vcpu", limit);
+
+                if (id >= 0 && !by_id[id])
+                        by_id[id] = p;
+        }
+        for (size_t i = 0; i < pins->n; i++)
+                wanted[pins->pins[i].id] = &pins->pins[i];
+
+        /* Walk ids in order so new pins land sorted among existing ones. */
+        for (unsigned id = 0; id < limit; id++) {
+                const HpvmPin *pin = wanted[id];
+                xmlNode *n;
+
+                if (by_id[id])
+                        prev = by_id[id];
+                if (!pin)
+                        continue;
+                n = by_id[id];
+                if (!n) {
+                        n = new_element(d, "vcpupin");
+                        if (!n || set_uint_prop(n, "vcpu", id) < 0)
+                                return -ENOMEM;
+                        if (prev)
+                                hpvm_domain_insert_after(d, prev, n);
+                        else {
+                                xmlNode *first = hpvm_xml_child(cputune, "vcpupin");
+
+                                if (first)
+                                        insert_before(d, first, n);
+                                else
+                                        hpvm_domain_insert(d, cputune, n);
+                        }
+                        prev = n;
+                }
+                if (set_cpuset_prop(n, "cpuset", &pin->cpus) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int hpvm_domain_set_numatune(HpvmDomain *d, const HpvmNumaTune *nt, HpvmError *err)
+{
+        xmlNode *numatune = hpvm_xml_child(d->root, "numatune");
+        bool restrictive = nt->mode == HPVM_NUMA_RESTRICTIVE;
+        xmlNode *mem;
+
+        HPVM_XML_FOREACH(mn, numatune, "memnode") {
+                _cleanup_xmlchar_ xmlChar *mode = hpvm_xml_prop(mn, "mode");
+                bool mn_restrictive = mode && xmlStrEqual(mode, BAD_CAST "restrictive");
+
+                if (mn_restrictive != restrictive)
+                        return hpvm_error_set(err, -EINVAL,
+                                              "numatune: mode '%s' conflicts with the VM's <numatune><memnode mode='%s'> "
+                                              "(libvirt needs 'restrictive' in both or in neither)",
+                                              hpvm_numa_mode_name(nt->mode), mode ? (const char *)mode : "strict");
+        }
+        numatune = hpvm_domain_ensure(d, d->root, "numatune");
+        if (!numatune)
+                return hpvm_error_set(err, -ENOMEM, "out of memory");
+        mem = hpvm_xml_child(numatune, "memory");
+        if (!mem) {
+                mem = new_element(d, "memory");
+                if (!mem)
+                        return hpvm_error_set(err, -ENOMEM, "out of memory");
+                hpvm_domain_insert(d, numatune, mem);
+        }
+        if (hpvm_domain_set_prop(mem, "mode", hpvm_numa_mode_name(nt->mode)) < 0 ||
+            set_cpuset_prop(mem, "nodeset", &nt->nodes) < 0 ||
+            hpvm_domain_set_prop(mem, "placement", NULL) < 0)
+                return hpvm_error_set(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
+/* Drop what refers to guest cells that no longer exist. */
+static void prune_cell_refs(HpvmDomain *d, xmlNode *numa, size_t ncells, HpvmWarnings *warn)
+{
+        xmlNode *numatune = hpvm_xml_child(d->root, "numatune");
+        xmlNode *next;
+
+        HPVM_XML_FOREACH(cell, numa, "cell") {
+                xmlNode *dist = hpvm_xml_child(cell, "distances");
+
+                if (!dist)
+                        continue;
+                for (xmlNode *s = hpvm_xml_child(dist, "sibling"); s; s = next) {
+                        next = hpvm_xml_next(s, "sibling");
+                        if (id_attr(s, "id", HPVM_VCPU_MAX) < 0 ||
+                            (size_t)id_attr(s, "id", HPVM_VCPU_MAX) >= ncells)
+                                hpvm_domain_remove(s);
+                }
+                if (!hpvm_xml_child(dist, "sibling"))
+                        hpvm_domain_remove(dist);
+        }
+        for (xmlNode *mn = hpvm_xml_child(numatune, "memnode"); mn; mn = next) {
+                long id = id_attr(mn, "cellid", HPVM_VCPU_MAX);
+
+                next = hpvm_xml_next(mn, "memnode");
+                if (id >= 0 && (size_t)id < ncells)
+                        continue;
+                hpvm_warn(warn, "guestnuma: removed <numatune><memnode cellid='%ld'>: the VM now has %zu guest NUMA cell%s",
+                          id, ncells, ncells == 1 ? "" : "s");
+                hpvm_domain_remove(mn);
+        }
+}
+
+int hpvm_domain_set_guest_numa(HpvmDomain *d, const HpvmGuestNuma *g, HpvmWarnings *warn)
+{
+        _cleanup_free_ xmlNode **by_id = NULL;
+        xmlNode *cpu, *numa, *next, *prev = NULL;
+        size_t pos = 0;
+
+        if (!g->n)
+                return 0;
+        cpu = hpvm_domain_ensure(d, d->root, "cpu");
+        numa = cpu ? hpvm_domain_ensure(d, cpu, "numa") : NULL;
+        by_id = calloc(g->n, sizeof(*by_id));
+        if (!numa || !by_id)
+                return -ENOMEM;
+
+        /* Cells without an id are numbered by position, as libvirt does. */
+        for (xmlNode *c = hpvm_xml_child(numa, "cell"); c; c = next, pos++) {
+                _cleanup_xmlchar_ xmlChar *has_id = hpvm_xml_prop(c, "id");
+                long id = has_id ? id_attr(c, "id", HPVM_VCPU_MAX) : (long)pos;
+
+                next = hpvm_xml_next(c, "cell");
+                if (id >= 0 && (size_t)id < g->n && !by_id[id])
+                        by_id[id] = c;
+                else
+                        hpvm_domain_remove(c);
+        }
+        for (size_t i = 0; i < g->n; i++) {
+                xmlNode *c = by_id[i];
+
+                if (!c) {
+                        c = new_element(d, "cell");
+                        if (!c || set_uint_prop(c, "id", i) < 0)
+                                return -ENOMEM;
+                        if (prev)
+                                hpvm_domain_insert_after(d, prev, c);
+                        else {
+                                xmlNode *first = hpvm_xml_child(numa, "cell");
+
+                                if (first)
+                                        insert_before(d, first, c);
+                                else
+                                        hpvm_domain_insert(d, numa, c);
+                        }
+                }
+                if (set_uint_prop(c, "id", i) < 0 || set_cpuset_prop(c, "cpus", &g->cells[i].vcpus) < 0 ||
+                    set_uint_prop(c, "memory", g->cells[i].mem_kib) < 0 ||
+                    hpvm_domain_set_prop(c, "unit", "KiB") < 0)
+                        return -ENOMEM;
+                prev = c;
+        }
+        prune_cell_refs(d, numa, g->n, warn);
+        return 0;
+}

@@ -1,0 +1,76 @@
+/* domxml.h: HpvmDomain, a libvirt domain XML document with the few facts the hooks check, and the edits they make. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/tree.h>
+
+#include "props.h"
+#include "util.h"
+
+typedef struct HpvmDomain {
+        xmlDoc *doc;
+        xmlNode *root;
+        bool had_decl;          /* the input began with <?xml ...?>: keep it so */
+        char *indent_unit;      /* one level of indentation seen in the input; NULL: unformatted */
+        unsigned vcpus;         /* <vcpu> (the maximum), 1 if absent */
+        uint64_t mem_kib;       /* <memory>, 0 if absent */
+        uint64_t devmem_kib;    /* sum of <devices><memory><target><size>: hot-pluggable DIMMs */
+} HpvmDomain;
+
+/*
+ * Parse a domain XML (hpvm_xml_parse rules) and read <vcpu>, <memory> and
+ * memory devices. On success *ret is the caller's (hpvm_domain_free).
+ * Returns 0, -EINVAL (bad XML or a bad <vcpu>/<memory> value; message says
+ * which), -EFBIG, -ENOMEM.
+ */
+int hpvm_domain_parse(const char *buf, size_t len, HpvmDomain **ret, HpvmError *err);
+void hpvm_domain_free(HpvmDomain *d);
+static inline void hpvm_domain_freep(HpvmDomain **d) { hpvm_domain_free(*d); }
+#define _cleanup_domain_ __attribute__((cleanup(hpvm_domain_freep)))
+
+/* Serialize. *ret_buf is the caller's (free). Returns 0 or -ENOMEM. */
+int hpvm_domain_format(const HpvmDomain *d, char **ret_buf, size_t *ret_len, HpvmError *err);
+
+/*
+ * Edits. Each replaces what the XML already says about the same thing and
+ * keeps everything else; running it twice gives the same document.
+ * They assume their input was checked (ids in range). Returns 0 or -ENOMEM.
+ */
+
+/* <cputune><vcpupin vcpu='N' cpuset='...'/> for every pin. */
+int hpvm_domain_set_vcpupins(HpvmDomain *d, const HpvmPinList *pins);
+
+/*
+ * <numatune><memory mode nodeset/>. Refuses (-EINVAL, message) a mode that
+ * contradicts existing <memnode> modes the way libvirt does ('restrictive'
+ * must be used by both or neither).
+ */
+int hpvm_domain_set_numatune(HpvmDomain *d, const HpvmNumaTune *nt, HpvmError *err);
+
+/*
+ * <cpu><numa><cell id cpus memory unit='KiB'/> for cells 0..n-1: an existing
+ * cell of the same id keeps its other attributes and children; cells past
+ * n are removed, and so are <distances> siblings and <numatune><memnode>s
+ * that refer to removed cells (each memnode removal is a warning).
+ */
+int hpvm_domain_set_guest_numa(HpvmDomain *d, const HpvmGuestNuma *g, HpvmWarnings *warn);
+
+/* Tree helpers shared by the edits (exported for the profile code and tests). */
+
+/* The element child @name of @parent, created at libvirt's usual place if missing. NULL on ENOMEM. */
+xmlNode *hpvm_domain_ensure(HpvmDomain *d, xmlNode *parent, const char *name);
+
+/* Insert @node as a child of @parent at libvirt's usual place, indented like its siblings. */
+void hpvm_domain_insert(HpvmDomain *d, xmlNode *parent, xmlNode *node);
+
+/* Insert @node right after the element @prev (a child of the same parent), indented alike. */
+void hpvm_domain_insert_after(HpvmDomain *d, xmlNode *prev, xmlNode *node);
+
+/* Unlink and free @node with the indentation in front of it. */
+void hpvm_domain_remove(xmlNode *node);
+
+/* Set attribute @name to @value (NULL: remove it). Returns 0 or -ENOMEM. */
+int hpvm_domain_set_prop(xmlNode *node, const char *name, const char *value);

@@ -1,0 +1,352 @@
+/* topology-caps.c: fill an HpvmHost from libvirt's capabilities XML (virsh capabilities). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "props.h"
+#include "topology.h"
+#include "xml.h"
+
+#define WHAT "capabilities XML"
+
+/*
+ * Base page sizes: 4 KiB (x86, most arm64), 16 KiB (some arm64), 64 KiB
+ * (ppc64, arm64 with 64K pages). No huge page is this small, except
+ * arm64's 64 KiB contiguous pages on a 4 KiB kernel, which the rule below
+ * keeps because there 4 KiB is the smaller size.
+ */
+#define BASE_PAGE_MAX_KIB 64
+
+/* Room for a context such as "<cell id='12'>: <cpu id='4095'>". */
+#define CTX_MAX 64
+
+/* Build an error about @what inside @ctx; any problem in the document is -EINVAL. */
+static int caps_fail(HpvmError *err, const char *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int caps_fail(HpvmError *err, const char *ctx, const char *fmt, ...)
+{
+        char what[HPVM_ERR_MAX];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        return hpvm_error_set(err, -EINVAL, WHAT ": %s%s%s", ctx, *ctx ? ": " : "", what);
+}
+
+/*
+ * Numeric attribute @name of @n, at most @max. Absent: -ENOENT with no
+ * message (the caller decides whether that is fine). Malformed or too big:
+ * -EINVAL with a message that quotes the value.
+ */
+static int attr_u64(const xmlNode *n, const char *ctx, const char *name, const char *label,
+                    uint64_t max, uint64_t *ret, HpvmError *err)
+{
+        _cleanup_xmlchar_ xmlChar *v = hpvm_xml_prop(n, name);
+        char q[HPVM_QUOTE_MAX];
+        size_t len;
+        int r;
+
+        if (!v)
+                return -ENOENT;
+        len = strlen((const char *) v);
+        r = hpvm_parse_u64((const char *) v, len, max, ret);
+        if (r == 0)
+                return 0;
+        hpvm_quote((const char *) v, len, q, sizeof(q));
+        if (r == -EINVAL)
+                return caps_fail(err, ctx, "%s '%s' is not a number", label, q);
+        return caps_fail(err, ctx, "%s '%s' is out of range (at most %llu)", label, q,
+                         (unsigned long long) max);
+}
+
+/* An optional topology id (socket_id, die_id, core_id): absent means -1. */
+static int attr_topo_id(const xmlNode *n, const char *ctx, const char *name, int *ret, HpvmError *err)
+{
+        uint64_t v;
+        int r = attr_u64(n, ctx, name, name, INT32_MAX, &v, err);
+
+        if (r == -ENOENT) {
+                *ret = -1;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        *ret = (int) v;
+        return 0;
+}
+
+/* An amount element/attribute pair in KiB: @value in @unit (default KiB), at most @max_kib. */
+static int to_kib(uint64_t value, const xmlNode *n, const char *ctx, const char *what,
+                  uint64_t max_kib, uint64_t *ret_kib, HpvmError *err)
+{
+        _cleanup_xmlchar_ xmlChar *unit = hpvm_xml_prop(n, "unit");
+        uint64_t kib;
+        char q[HPVM_QUOTE_MAX];
+        int r;
+
+        r = hpvm_xml_scale_kib(value, (const char *) unit, "KiB", &kib);
+        if (r == -EINVAL) {
+                hpvm_quote(unit ? (const char *) unit : "", unit ? strlen((const char *) unit) : 0, q, sizeof(q));
+                return caps_fail(err, ctx, "%s: unknown unit '%s'", what, q);
+        }
+        if (r < 0 || kib > max_kib)
+                return caps_fail(err, ctx, "%s: %llu %s is more than this program accepts", what,
+                                 (unsigned long long) value, unit ? (const char *) unit : "KiB");
+        *ret_kib = kib;
+        return 0;
+}
+
+static int cell_memory(const xmlNode *cell, const char *ctx, uint64_t *ret_kib, HpvmError *err)
+{
+        const xmlNode *m = hpvm_xml_child(cell, "memory");
+        _cleanup_xmlchar_ xmlChar *text = NULL;
+        uint64_t v;
+        char q[HPVM_QUOTE_MAX];
+        int r;
+
+        /* libvirt leaves <memory> out of a cell that has none. */
+        if (!m) {
+                *ret_kib = 0;
+                return 0;
+        }
+        r = hpvm_xml_text_u64(m, UINT64_MAX, &v);
+        if (r < 0) {
+                text = xmlNodeGetContent(m);
+                hpvm_quote(text ? (const char *) text : "", text ? strlen((const char *) text) : 0, q, sizeof(q));
+                return caps_fail(err, ctx, "<memory> '%s' is %s", q,
+                                 r == -EOVERFLOW ? "too large" : "not a number");
+        }
+        return to_kib(v, m, ctx, "<memory>", HPVM_MEM_MAX_KIB, ret_kib, err);
+}
+
+typedef struct PageCount {
+        uint64_t size_kib;
+        uint64_t count;
+} PageCount;
+
+/*
+ * The cell's <pages>: the smallest size, when it is a base page size
+ * (<= BASE_PAGE_MAX_KIB), is ordinary memory and skipped; every other size
+ * is a huge page pool whose count is both total and free (libvirt does not
+ * say how many are in use).
+ */
+static int cell_pages(const xmlNode *cell, const char *ctx, HpvmNode *node, HpvmError *err)
+{
+        PageCount pc[HPVM_PAGE_SIZES_MAX + 1];  /* + 1: the base page */
+        size_t n = 0, smallest = 0;
+        int r;
+
+        HPVM_XML_FOREACH(p, cell, "pages") {
+                uint64_t size, size_kib, count;
+                char q[HPVM_QUOTE_MAX];
+                _cleanup_xmlchar_ xmlChar *text = NULL;
+
+                r = attr_u64(p, ctx, "size", "<pages> size", UINT64_MAX, &size, err);
+                if (r == -ENOENT)
+                        return caps_fail(err, ctx, "<pages> without size");
+                if (r < 0)
+                        return r;
+                r = to_kib(size, p, ctx, "<pages size>", HPVM_MEM_MAX_KIB, &size_kib, err);
+                if (r < 0)
+                        return r;
+                if (size_kib == 0)
+                        return caps_fail(err, ctx, "<pages> of size 0");
+                for (size_t i = 0; i < n; i++)
+                        if (pc[i].size_kib == size_kib)
+                                return caps_fail(err, ctx, "two <pages> of %llu KiB",
+                                                 (unsigned long long) size_kib);
+                if (n == HPVM_ARRAY_SIZE(pc))
+                        return caps_fail(err, ctx, "more than %d huge page sizes", HPVM_PAGE_SIZES_MAX);
+                /* Pages times size must stay a sane amount of memory (and never wrap). */
+                r = hpvm_xml_text_u64(p, HPVM_MEM_MAX_KIB / size_kib, &count);
+                if (r < 0) {
+                        text = xmlNodeGetContent(p);
+                        hpvm_quote(text ? (const char *) text : "", text ? strlen((const char *) text) : 0,
+                                   q, sizeof(q));
+                        return caps_fail(err, ctx, "<pages size='%llu'> count '%s' is %s",
+                                         (unsigned long long) size, q,
+                                         r == -EINVAL || r == -ENOENT ? "not a number" : "out of range");
+                }
+                pc[n++] = (PageCount) { .size_kib = size_kib, .count = count };
+        }
+
+        for (size_t i = 1; i < n; i++)
+                if (pc[i].size_kib < pc[smallest].size_kib)
+                        smallest = i;
+
+        for (size_t i = 0; i < n; i++) {
+                if (i == smallest && pc[i].size_kib <= BASE_PAGE_MAX_KIB)
+                        continue;
+                r = hpvm_node_set_pages(node, pc[i].size_kib, pc[i].count, pc[i].count);
+                if (r == -ENOSPC)
+                        return caps_fail(err, ctx, "more than %d huge page sizes", HPVM_PAGE_SIZES_MAX);
+                if (r < 0)
+                        return hpvm_error_set(err, r, WHAT ": %s: cannot record page pool", ctx);
+        }
+        return 0;
+}
+
+/* The cell's <cpus>: each CPU joins the node and the online set, exactly once host-wide. */
+static int cell_cpus(HpvmHost *h, const xmlNode *cell, const char *cell_ctx, HpvmNode *node,
+                     HpvmError *err)
+{
+        const xmlNode *cpus = hpvm_xml_child(cell, "cpus");
+        int r;
+
+        /* libvirt writes no <cpus> for a CPU-less cell. */
+        if (!cpus)
+                return 0;
+
+        HPVM_XML_FOREACH(c, cpus, "cpu") {
+                HpvmCpuTopo t = { .node = (int) node->id };
+                char ctx[CTX_MAX];
+                uint64_t id;
+
+                r = attr_u64(c, cell_ctx, "id", "<cpu> id", HPVM_CPUSET_MAX - 1, &id, err);
+                if (r == -ENOENT)
+                        return caps_fail(err, cell_ctx, "<cpu> without id");
+                if (r < 0)
+                        return r;
+                /* Unique ids below HPVM_CPUSET_MAX also bound this loop. */
+                if (hpvm_cpuset_test(&h->online, (unsigned) id))
+                        return caps_fail(err, cell_ctx, "CPU %llu is listed twice",
+                                         (unsigned long long) id);
+
+                snprintf(ctx, sizeof(ctx), "%s: <cpu id='%llu'>", cell_ctx, (unsigned long long) id);
+                r = attr_topo_id(c, ctx, "socket_id", &t.socket, err);
+                if (r < 0)
+                        return r;
+                r = attr_topo_id(c, ctx, "die_id", &t.die, err);
+                if (r < 0)
+                        return r;
+                r = attr_topo_id(c, ctx, "core_id", &t.core, err);
+                if (r < 0)
+                        return r;
+
+                r = hpvm_host_set_cpu(h, (unsigned) id, &t);
+                if (r < 0)
+                        return hpvm_error_set(err, r, WHAT ": %s: cannot record it", ctx);
+                hpvm_cpuset_set(&h->online, (unsigned) id);
+                hpvm_cpuset_set(&node->cpus, (unsigned) id);
+        }
+        return 0;
+}
+
+/* The cell's id, with messages in the <cell id='x'> form users see in the file. */
+static int cell_id(const xmlNode *cell, uint64_t *ret, HpvmError *err)
+{
+        _cleanup_xmlchar_ xmlChar *v = hpvm_xml_prop(cell, "id");
+        char q[HPVM_QUOTE_MAX];
+        size_t len;
+        int r;
+
+        if (!v)
+                return caps_fail(err, "", "<cell> without id");
+        len = strlen((const char *) v);
+        r = hpvm_parse_u64((const char *) v, len, HPVM_NODE_MAX - 1, ret);
+        if (r == 0)
+                return 0;
+        hpvm_quote((const char *) v, len, q, sizeof(q));
+        if (r == -EINVAL)
+                return caps_fail(err, "", "<cell id='%s'>: '%s' is not a number", q, q);
+        return caps_fail(err, "", "<cell id='%s'>: NUMA node id out of range (at most %d)",
+                         q, HPVM_NODE_MAX - 1);
+}
+
+static int read_cell(HpvmHost *h, const xmlNode *cell, HpvmError *err)
+{
+        char ctx[CTX_MAX];
+        uint64_t id, mem_kib;
+        HpvmNode *node;
+        int r;
+
+        r = cell_id(cell, &id, err);
+        if (r < 0)
+                return r;
+        snprintf(ctx, sizeof(ctx), "<cell id='%llu'>", (unsigned long long) id);
+
+        r = cell_memory(cell, ctx, &mem_kib, err);
+        if (r < 0)
+                return r;
+
+        /* Unique ids below HPVM_NODE_MAX bound the number of cells we accept. */
+        r = hpvm_host_add_node(h, (unsigned) id, NULL, mem_kib, 0, &node);
+        if (r == -EEXIST)
+                return caps_fail(err, ctx, "listed twice");
+        if (r < 0)
+                return hpvm_error_set(err, r, WHAT ": %s: cannot record it", ctx);
+
+        r = cell_pages(cell, ctx, node, err);
+        if (r < 0)
+                return r;
+        /* @node stays valid: nothing below adds a node (only that moves h->nodes). */
+        return cell_cpus(h, cell, ctx, node, err);
+}
+
+static bool has_invtsc(const xmlNode *host)
+{
+        const xmlNode *cpu = hpvm_xml_child(host, "cpu");
+
+        HPVM_XML_FOREACH(f, cpu, "feature") {
+                _cleanup_xmlchar_ xmlChar *name = hpvm_xml_prop(f, "name");
+
+                if (name && xmlStrEqual(name, BAD_CAST "invtsc"))
+                        return true;
+        }
+        return false;
+}
+
+int hpvm_host_parse_caps(const char *buf, size_t len, HpvmHost **ret_host, HpvmError *err)
+{
+        _cleanup_xmldoc_ xmlDoc *doc = NULL;
+        _cleanup_host_ HpvmHost *h = NULL;
+        const xmlNode *host, *cells;
+        size_t ncells = 0;
+        int r;
+
+        r = hpvm_xml_parse(buf, len, "capabilities", WHAT, &doc, err);
+        if (r < 0)
+                return r;
+
+        host = hpvm_xml_child(xmlDocGetRootElement(doc), "host");
+        cells = hpvm_xml_child(hpvm_xml_child(host, "topology"), "cells");
+        if (!cells)
+                return hpvm_error_set(err, -EINVAL, WHAT ": no <host><topology><cells> "
+                                      "(libvirt could not read this host's NUMA topology)");
+
+        h = hpvm_host_new();
+        if (!h)
+                return hpvm_error_set(err, -ENOMEM, "out of memory reading " WHAT);
+
+        HPVM_XML_FOREACH(cell, cells, "cell") {
+                r = read_cell(h, cell, err);
+                if (r < 0)
+                        return r;
+                ncells++;
+        }
+        if (ncells == 0)
+                return hpvm_error_set(err, -EINVAL, WHAT ": <cells> has no <cell>");
+
+        h->invtsc = has_invtsc(host);
+        *ret_host = h;
+        h = NULL;
+        return 0;
+}
+
+int hpvm_host_load_caps(const char *path, HpvmHost **ret_host, HpvmError *err)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = hpvm_file_read(path, HPVM_XML_MAX, &buf, &len, err);
+        if (r < 0)
+                return r;
+        r = hpvm_host_parse_caps(buf, len, ret_host, err);
+        if (r < 0)
+                return hpvm_error_prefix(err, "%s: ", path);
+        return 0;
+}

@@ -1,0 +1,182 @@
+# libvirtd-env.sh: start and stop a real system libvirtd (QEMU driver) for tests.
+#
+# Source it, then:
+#   hpvm_libvirtd_start   make qemu:///system answer, starting virtlogd and
+#                         libvirtd only if nothing answers yet (returns 0/1)
+#   hpvm_libvirtd_stop    stop exactly the daemons hpvm_libvirtd_start started,
+#                         by the process ids it recorded; safe to call twice
+#
+# Needs root. Never stops a daemon it did not start, never matches processes by
+# name. Log lines go to stderr. Knobs (environment):
+#   HPVM_LIBVIRTD_TIMEOUT  seconds to wait for the daemon to answer (default 60;
+#                          the first start on a machine probes QEMU: ~15 s)
+#   HPVM_LIBVIRT_URI       URI to probe (default qemu:///system)
+# POSIX sh: works when sourced from sh or bash.
+
+HPVM_LV_URI=${HPVM_LIBVIRT_URI:-qemu:///system}
+HPVM_LV_STATE=            # our folder for logs; set once we start something
+HPVM_LV_PIDS=             # "name:pid" of every daemon we started, newest first
+HPVM_LV_REUSED=0
+
+hpvm_lv_log() {
+        printf 'libvirtd-env: %s\n' "$*" >&2
+}
+
+# True when a libvirtd answers at $HPVM_LV_URI (bounded: a hung daemon is "no").
+hpvm_lv_answers() {
+        timeout 10 virsh -c "$HPVM_LV_URI" version >/dev/null 2>&1
+}
+
+# True when process $2 runs and is named $1. A zombie counts as gone: when
+# nobody reaps our daemonized children (pid 1 of a container) they stay one.
+hpvm_lv_alive() {
+        [ "$(cat "/proc/$2/comm" 2>/dev/null)" = "$1" ] || return 1
+        _st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$2/status" 2>/dev/null)
+        [ -n "$_st" ] && [ "$_st" != Z ] && [ "$_st" != X ]
+}
+
+# The pid stored in pid file $1, if that process is alive and is named $2.
+hpvm_lv_pid_of() {
+        _pf=$1 _name=$2
+        [ -r "$_pf" ] || return 1
+        _pid=$(head -n 1 "$_pf" 2>/dev/null) || return 1
+        case $_pid in ''|*[!0-9]*) return 1 ;; esac
+        hpvm_lv_alive "$_name" "$_pid" || return 1
+        printf '%s\n' "$_pid"
+}
+
+# Show the end of a daemon's log, for a start that failed.
+hpvm_lv_dump_log() {
+        [ -s "$1" ] || return 0
+        hpvm_lv_log "last lines of $1:"
+        tail -n 20 "$1" | sed 's/^/    /' >&2
+}
+
+# Start daemon $1 (virtlogd|libvirtd) with pid file $2; record its pid.
+hpvm_lv_spawn() {
+        _name=$1 _pf=$2 _log=$HPVM_LV_STATE/$1.log
+        # Warnings and errors to a file we can show; the daemon closes its stderr.
+        if ! LIBVIRT_LOG_OUTPUTS="3:file:$_log" "$_name" -d -p "$_pf"; then
+                hpvm_lv_log "$_name -d failed"
+                hpvm_lv_dump_log "$_log"
+                return 1
+        fi
+        # -d returns once the child is set up; the pid file is written by then,
+        # but allow a moment for slow machines.
+        _i=0
+        while ! _pid=$(hpvm_lv_pid_of "$_pf" "$_name"); do
+                _i=$((_i + 1))
+                if [ "$_i" -gt 50 ]; then
+                        hpvm_lv_log "$_name started but wrote no live pid to $_pf"
+                        hpvm_lv_dump_log "$_log"
+                        return 1
+                fi
+                sleep 0.1
+        done
+        HPVM_LV_PIDS="$_name:$_pid $HPVM_LV_PIDS"
+        hpvm_lv_log "started $_name (pid $_pid, pid file $_pf, log $_log)"
+}
+
+hpvm_libvirtd_start() {
+        if [ -n "$HPVM_LV_PIDS" ] || [ "$HPVM_LV_REUSED" = 1 ]; then
+                hpvm_lv_log "already started by this shell"
+                return 0
+        fi
+        if hpvm_lv_answers; then
+                HPVM_LV_REUSED=1
+                hpvm_lv_log "a libvirtd already answers at $HPVM_LV_URI: reusing it, will stop nothing"
+                return 0
+        fi
+        if [ "$(id -u)" != 0 ]; then
+                hpvm_lv_log "starting a system libvirtd needs root"
+                return 1
+        fi
+        for _cmd in libvirtd virtlogd virsh timeout; do
+                if ! command -v "$_cmd" >/dev/null 2>&1; then
+                        hpvm_lv_log "$_cmd not found (apt-get install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)"
+                        return 1
+                fi
+        done
+
+        # The QEMU driver refuses to load while its default user is missing.
+        if ! id libvirt-qemu >/dev/null 2>&1; then
+                useradd -r -s /usr/sbin/nologin libvirt-qemu || {
+                        hpvm_lv_log "cannot create user libvirt-qemu"
+                        return 1
+                }
+                hpvm_lv_log "created system user libvirt-qemu"
+        fi
+        mkdir -p /run/libvirt /var/log/libvirt/qemu /var/lib/libvirt/qemu \
+                 /var/cache/libvirt/qemu || return 1
+
+        HPVM_LV_STATE=$(mktemp -d "${TMPDIR:-/tmp}/hpvm-libvirtd.XXXXXX") || return 1
+
+        # The default pid files double as locks: a second daemon of the same
+        # kind refuses to start instead of stealing the first one's sockets.
+        if _pid=$(hpvm_lv_pid_of /run/virtlogd.pid virtlogd); then
+                hpvm_lv_log "virtlogd already runs (pid $_pid): reusing it"
+        else
+                hpvm_lv_spawn virtlogd /run/virtlogd.pid || { hpvm_libvirtd_stop; return 1; }
+        fi
+        if _pid=$(hpvm_lv_pid_of /run/libvirtd.pid libvirtd); then
+                hpvm_lv_log "libvirtd runs (pid $_pid) but does not answer at $HPVM_LV_URI"
+                hpvm_libvirtd_stop
+                return 1
+        fi
+        hpvm_lv_spawn libvirtd /run/libvirtd.pid || { hpvm_libvirtd_stop; return 1; }
+
+        _limit=${HPVM_LIBVIRTD_TIMEOUT:-60}
+        _start=$(date +%s)
+        while ! hpvm_lv_answers; do
+                if ! hpvm_lv_pid_of /run/libvirtd.pid libvirtd >/dev/null; then
+                        hpvm_lv_log "libvirtd died while starting"
+                        hpvm_lv_dump_log "$HPVM_LV_STATE/libvirtd.log"
+                        hpvm_libvirtd_stop
+                        return 1
+                fi
+                if [ $(($(date +%s) - _start)) -ge "$_limit" ]; then
+                        hpvm_lv_log "libvirtd does not answer at $HPVM_LV_URI after ${_limit} s"
+                        hpvm_lv_dump_log "$HPVM_LV_STATE/libvirtd.log"
+                        hpvm_libvirtd_stop
+                        return 1
+                fi
+                sleep 0.2
+        done
+        hpvm_lv_log "libvirtd answers at $HPVM_LV_URI after $(($(date +%s) - _start)) s"
+}
+
+# Stop one recorded daemon: TERM, up to 15 s, then KILL.
+hpvm_lv_kill() {
+        _name=$1 _pid=$2
+        # Guard against a recycled pid: only signal a process of that name.
+        hpvm_lv_alive "$_name" "$_pid" || return 0
+        kill -TERM "$_pid" 2>/dev/null || return 0
+        _i=0
+        while hpvm_lv_alive "$_name" "$_pid"; do
+                _i=$((_i + 1))
+                if [ "$_i" -gt 150 ]; then
+                        hpvm_lv_log "$_name (pid $_pid) ignores SIGTERM: SIGKILL"
+                        kill -KILL "$_pid" 2>/dev/null
+                        break
+                fi
+                sleep 0.1
+        done
+        hpvm_lv_log "stopped $_name (pid $_pid)"
+}
+
+hpvm_libvirtd_stop() {
+        if [ "$HPVM_LV_REUSED" = 1 ]; then
+                HPVM_LV_REUSED=0
+                return 0
+        fi
+        # Newest first: libvirtd before the virtlogd it logs through.
+        for _entry in $HPVM_LV_PIDS; do
+                hpvm_lv_kill "${_entry%%:*}" "${_entry#*:}"
+        done
+        HPVM_LV_PIDS=
+        if [ -n "$HPVM_LV_STATE" ]; then
+                rm -rf "$HPVM_LV_STATE"
+                HPVM_LV_STATE=
+        fi
+        return 0
+}

@@ -1,0 +1,333 @@
+/* test-hook.c: the before_vm_start binary against the vdsm contract: exit codes, one stderr line, file untouched or atomically replaced. */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testhelp.h"
+#include "util.h"
+
+static char *tmp, *hook, *domxml, *numa2, *env_domxml;
+static char *input;
+static size_t inlen;
+
+static void setup(void)
+{
+        _cleanup_free_ char *src = th_src("tests/data/domains/engine.xml");
+
+        tmp = th_tmpdir();
+        ck_assert_int_ge(asprintf(&hook, "%s/hooks/before_vm_start", th_builddir()), 0);
+        ck_assert_int_ge(asprintf(&domxml, "%s/vm.xml", tmp), 0);
+        ck_assert_int_ge(asprintf(&env_domxml, "_hook_domxml=%s", domxml), 0);
+        numa2 = th_src("tests/data/sysfs/numa2");
+        input = th_slurp(src, &inlen);
+        th_write(domxml, input, inlen, 0640);
+}
+
+static void teardown(void)
+{
+        th_rmtree(tmp);
+        free(tmp);
+        free(hook);
+        free(domxml);
+        free(env_domxml);
+        free(numa2);
+        free(input);
+}
+
+/* Only vm.xml is in the folder: no temporary file was left behind. */
+static void assert_folder_clean(void)
+{
+        DIR *d = opendir(tmp);
+        struct dirent *e;
+        size_t n = 0;
+
+        ck_assert_ptr_nonnull(d);
+        while ((e = readdir(d)))
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                        ck_assert_str_eq(e->d_name, "vm.xml");
+                        n++;
+                }
+        closedir(d);
+        ck_assert_uint_eq(n, 1);
+}
+
+static void assert_untouched(void)
+{
+        size_t len;
+        _cleanup_free_ char *now = th_slurp(domxml, &len);
+
+        ck_assert_msg(len == inlen && !memcmp(now, input, len), "the domain XML was changed");
+        assert_folder_clean();
+}
+
+static void run_hook(const char *const *args, const char *const *env, ThRun *r)
+{
+        const char *argv[16] = { hook };
+        size_t n = 1;
+
+        for (; args && *args; args++)
+                argv[n++] = *args;
+        argv[n] = NULL;
+        th_run(argv, env, 30, r);
+}
+
+START_TEST(test_no_property_leaves_file_alone)
+{
+        const char *env[] = { env_domxml, "cputune=", "unrelated=1", NULL };
+        struct stat before, after;
+        ThRun r;
+
+        ck_assert_int_eq(stat(domxml, &before), 0);
+        run_hook(NULL, env, &r);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.err, "");
+        ck_assert_int_eq(stat(domxml, &after), 0);
+        ck_assert_int_eq(before.st_ino, after.st_ino);
+        ck_assert_int_eq(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+        assert_untouched();
+        th_run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_success_rewrites_atomically)
+{
+        const char *args[] = { "--sysfs-root", numa2, NULL };
+        const char *env[] = { env_domxml, "cputune=0#0,1#2,2#4,3#6", "numatune=strict#0",
+                              "guestnuma=0-7#4G,8-15#4G", NULL };
+        _cleanup_free_ char *gpath = th_src("tests/data/golden/engine-all.xml"), *gold = NULL, *now = NULL;
+        size_t glen, len;
+        struct stat st;
+        ThRun r;
+
+        run_hook(args, env, &r);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        ck_assert_str_eq(r.err, "");
+        ck_assert_str_eq(r.out, "");
+        gold = th_slurp(gpath, &glen);
+        now = th_slurp(domxml, &len);
+        ck_assert_msg(len == glen && !memcmp(now, gold, len), "result differs from golden engine-all.xml");
+        ck_assert_int_eq(stat(domxml, &st), 0);
+        ck_assert_int_eq(st.st_mode & 07777, 0640);
+        assert_folder_clean();
+        th_run_clear(&r);
+
+        /* Twice is once. */
+        run_hook(args, env, &r);
+        ck_assert_int_eq(r.status, 0);
+        free(now);
+        now = th_slurp(domxml, &len);
+        ck_assert_msg(len == glen && !memcmp(now, gold, len), "second run changed the result");
+        th_run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_dry_run_prints_and_leaves_file)
+{
+        const char *args[] = { "--sysfs-root", numa2, "--dry-run", "--domxml", domxml, NULL };
+        const char *env[] = { "cputune=0#0,1#2,2#4,3#6", "numatune=strict#0", "guestnuma=0-7#4G,8-15#4G", NULL };
+        _cleanup_free_ char *gpath = th_src("tests/data/golden/engine-all.xml"), *gold = NULL;
+        size_t glen;
+        ThRun r;
+
+        run_hook(args, env, &r);
+        ck_assert_int_eq(r.status, 0);
+        gold = th_slurp(gpath, &glen);
+        ck_assert_str_eq(r.out, gold);
+        assert_untouched();
+        th_run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_warning_is_printed_with_exit_0)
+{
+        _cleanup_free_ char *src = th_src("tests/data/domains/libvirt-dump.xml"), *x = NULL;
+        const char *args[] = { "--sysfs-root", numa2, NULL };
+        const char *env[] = { env_domxml, "guestnuma=0-2#6G,3-5#6G", NULL };
+        size_t len;
+        ThRun r;
+
+        x = th_slurp(src, &len);
+        th_write(domxml, x, len, 0600);
+        run_hook(args, env, &r);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.err, "hpvm: warning: guestnuma: removed <numatune><memnode cellid='2'>: "
+                                "the VM now has 2 guest NUMA cells\n");
+        th_run_clear(&r);
+}
+END_TEST
+
+/* Every refusal: exit 2, exactly one line on stderr, the file as it was. */
+typedef struct Refusal {
+        const char *args[6];
+        const char *env[6];
+        const char *stderr_start;
+} Refusal;
+
+#define NUMA2 "@numa2"
+static const Refusal refusals[] = {
+        { { "--sysfs-root", NUMA2 }, { "cputune=0#0-3,9x" },
+          "hpvm: cputune: '0#0-3,9x': '9x' is not a CPU number (expected <vcpu>#<cpuset>[,<vcpu>#<cpuset>...])\n" },
+        { { "--sysfs-root", NUMA2 }, { "cputune=0#0,1#9" },
+          "hpvm: cputune: vCPU 1: host CPU 9 is not online (online CPUs: 0-7)\n" },
+        { { "--sysfs-root", NUMA2 }, { "cputune=0#0,0#1" }, "hpvm: cputune: '0#0,0#1': " },
+        { { "--sysfs-root", NUMA2 }, { "cputune=99#0" },
+          "hpvm: cputune: vCPU 99 does not exist (the VM has 16 vCPUs: 0-15)\n" },
+        { { "--sysfs-root", NUMA2 }, { "numatune=bogus#0" }, "hpvm: numatune: 'bogus#0': " },
+        { { "--sysfs-root", NUMA2 }, { "numatune=strict#5" },
+          "hpvm: numatune: host NUMA node 5 does not exist or has no memory (nodes with memory: 0-1)\n" },
+        { { NULL }, { "guestnuma=0-7#4G,8-15" }, "hpvm: guestnuma: '0-7#4G,8-15': " },
+        { { NULL }, { "guestnuma=0-7#4G,8-15#5G" },
+          "hpvm: guestnuma: the cells add up to 9 GiB, the VM has 8 GiB of memory\n" },
+        { { "--host-caps", "/nonexistent/caps.xml" }, { "cputune=0#0" },
+          "hpvm: cannot read the host topology: cannot open /nonexistent/caps.xml: No such file or directory\n" },
+        { { "--host-caps", "x", "--sysfs-root", "y" }, { "cputune=0#0" },
+          "hpvm: before_vm_start: --host-caps and --sysfs-root exclude each other\n" },
+        { { "--bogus" }, { "cputune=0#0" }, "hpvm: before_vm_start: unknown option '--bogus' (see --help)\n" },
+        { { "extra" }, { "cputune=0#0" }, "hpvm: before_vm_start: unexpected argument 'extra' (see --help)\n" },
+};
+
+START_TEST(test_refusal)
+{
+        const Refusal *t = &refusals[_i];
+        const char *args[8] = { 0 }, *env[8] = { env_domxml };
+        ThRun r;
+
+        for (size_t i = 0; t->args[i]; i++)
+                args[i] = strcmp(t->args[i], NUMA2) ? t->args[i] : numa2;
+        for (size_t i = 0; t->env[i]; i++)
+                env[i + 1] = t->env[i];
+        run_hook(args, env, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(!strncmp(r.err, t->stderr_start, strlen(t->stderr_start)),
+                      "stderr:\n  got  %s  want %s", r.err, t->stderr_start);
+        ck_assert_uint_eq(th_lines(r.err), 1);
+        ck_assert_str_eq(r.out, "");
+        assert_untouched();
+        th_run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_long_value_refused)
+{
+        char *big = malloc(100 * 1024 + 16);
+        const char *env[] = { env_domxml, big, NULL };
+        ThRun r;
+
+        strcpy(big, "cputune=0#");
+        memset(big + 10, '1', 100 * 1024);
+        big[10 + 100 * 1024] = '\0';
+        run_hook(NULL, env, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_uint_eq(th_lines(r.err), 1);
+        ck_assert_msg(strlen(r.err) < 600, "message is %zu bytes", strlen(r.err));
+        ck_assert_ptr_nonnull(strstr(r.err, "4096"));
+        assert_untouched();
+        th_run_clear(&r);
+        free(big);
+}
+END_TEST
+
+START_TEST(test_missing_domxml)
+{
+        const char *env[] = { "cputune=0#0", NULL };
+        const char *args[] = { "--domxml", "/nonexistent/vm.xml", NULL };
+        ThRun r;
+
+        run_hook(NULL, env, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_str_eq(r.err, "hpvm: before_vm_start: no domain XML: $_hook_domxml is not set "
+                                "(run by vdsm, or give --domxml FILE)\n");
+        th_run_clear(&r);
+
+        run_hook(args, env, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_str_eq(r.err, "hpvm: cannot open /nonexistent/vm.xml: No such file or directory\n");
+        th_run_clear(&r);
+
+        /* A folder where the file should be. */
+        args[1] = tmp;
+        run_hook(args, env, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_uint_eq(th_lines(r.err), 1);
+        ck_assert_ptr_nonnull(strstr(r.err, "is not a regular file"));
+        th_run_clear(&r);
+}
+END_TEST
+
+/* Broken or hostile XML in the file: refused, file untouched. */
+static const char *const bad_docs[] = {
+        "",
+        "<capabilities/>",
+        "<domain><vcpu>2</vcpu>",
+        "<!DOCTYPE d [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]><domain>&b;</domain>",
+        "<!DOCTYPE domain SYSTEM \"file:///etc/passwd\"><domain/>",
+        "<domain><name>\xc3\x28</name></domain>",
+};
+
+START_TEST(test_bad_document)
+{
+        const char *env[] = { env_domxml, "guestnuma=0#1G", NULL };
+        ThRun r;
+
+        free(input);
+        input = strdup(bad_docs[_i]);
+        inlen = strlen(input);
+        th_write(domxml, input, inlen, 0600);
+        run_hook(NULL, env, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_uint_eq(th_lines(r.err), 1);
+        ck_assert_ptr_nonnull(strstr(r.err, "hpvm: domain XML"));
+        assert_untouched();
+        th_run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_help_names_options_and_properties)
+{
+        const char *args[] = { "--help", NULL };
+        ThRun r;
+
+        run_hook(args, NULL, &r);
+        ck_assert_int_eq(r.status, 0);
+        for (const char *const *w = (const char *const[]){ "--domxml", "--dry-run", "--host-caps", "--sysfs-root",
+                                                            "_hook_domxml", "cputune", "numatune", "guestnuma", NULL };
+             *w; w++)
+                ck_assert_msg(strstr(r.out, *w), "--help does not mention %s", *w);
+        th_run_clear(&r);
+}
+END_TEST
+
+static Suite *hook_suite(void)
+{
+        Suite *s = suite_create("hook");
+        TCase *tc = tcase_create("before_vm_start");
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_no_property_leaves_file_alone);
+        tcase_add_test(tc, test_success_rewrites_atomically);
+        tcase_add_test(tc, test_dry_run_prints_and_leaves_file);
+        tcase_add_test(tc, test_warning_is_printed_with_exit_0);
+        tcase_add_loop_test(tc, test_refusal, 0, HPVM_ARRAY_SIZE(refusals));
+        tcase_add_test(tc, test_long_value_refused);
+        tcase_add_test(tc, test_missing_domxml);
+        tcase_add_loop_test(tc, test_bad_document, 0, HPVM_ARRAY_SIZE(bad_docs));
+        tcase_add_test(tc, test_help_names_options_and_properties);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        SRunner *sr = srunner_create(hook_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

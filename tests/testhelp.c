@@ -1,0 +1,228 @@
+/* testhelp.c: helpers shared by the Check suites. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+
+#include "testhelp.h"
+
+const char *th_srcdir(void)
+{
+        const char *s = getenv("HPVM_SRCDIR");
+
+        return s && *s ? s : ".";
+}
+
+const char *th_builddir(void)
+{
+        const char *s = getenv("HPVM_BUILDDIR");
+
+        return s && *s ? s : ".";
+}
+
+char *th_src(const char *rel)
+{
+        char *p;
+
+        ck_assert_int_ge(asprintf(&p, "%s/%s", th_srcdir(), rel), 0);
+        return p;
+}
+
+char *th_slurp(const char *path, size_t *len)
+{
+        FILE *f = fopen(path, "rb");
+        char *buf = NULL;
+        size_t n = 0, cap = 0;
+
+        ck_assert_msg(f, "cannot open %s: %s", path, strerror(errno));
+        for (;;) {
+                if (cap - n < 65536) {
+                        cap = cap ? cap * 2 : 65536;
+                        buf = realloc(buf, cap + 1);
+                        ck_assert(buf);
+                }
+                size_t got = fread(buf + n, 1, cap - n, f);
+                n += got;
+                if (got == 0)
+                        break;
+        }
+        ck_assert(!ferror(f));
+        fclose(f);
+        buf[n] = '\0';
+        if (len)
+                *len = n;
+        return buf;
+}
+
+void th_write(const char *path, const void *data, size_t len, unsigned mode)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+        ck_assert_msg(fd >= 0, "cannot create %s: %s", path, strerror(errno));
+        ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+        ck_assert_int_eq(fchmod(fd, mode), 0);
+        ck_assert_int_eq(close(fd), 0);
+}
+
+char *th_tmpdir(void)
+{
+        char *d = strdup("/tmp/hpvm-test-XXXXXX");
+
+        ck_assert(d && mkdtemp(d));
+        return d;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        return remove(path);
+}
+
+void th_rmtree(const char *dir)
+{
+        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *read_fd_all(int fd)
+{
+        char *buf = NULL;
+        size_t n = 0, cap = 0;
+        ssize_t got;
+
+        lseek(fd, 0, SEEK_SET);
+        do {
+                if (cap - n < 4096) {
+                        cap = cap ? cap * 2 : 8192;
+                        buf = realloc(buf, cap + 1);
+                        ck_assert(buf);
+                }
+                got = read(fd, buf + n, cap - n);
+                if (got > 0)
+                        n += (size_t)got;
+        } while (got > 0);
+        buf[n] = '\0';
+        return buf;
+}
+
+void th_run(const char *const argv[], const char *const env[], int timeout_s, ThRun *ret)
+{
+        char outname[] = "/tmp/hpvm-out-XXXXXX", errname[] = "/tmp/hpvm-err-XXXXXX";
+        int outfd = mkstemp(outname), errfd = mkstemp(errname);
+        struct timespec start, now;
+        const char *envp[64];
+        size_t n = 0;
+        int status = 0;
+        pid_t pid;
+
+        ck_assert(outfd >= 0 && errfd >= 0);
+        unlink(outname);
+        unlink(errname);
+        envp[n++] = "PATH=/usr/bin:/bin:/usr/sbin:/sbin";
+        envp[n++] = "LC_ALL=C.UTF-8";
+        for (size_t i = 0; env && env[i]; i++) {
+                ck_assert(n < HPVM_TH_ENV_MAX);
+                envp[n++] = env[i];
+        }
+        envp[n] = NULL;
+
+        pid = fork();
+        ck_assert(pid >= 0);
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDONLY);
+
+                dup2(devnull, 0);
+                dup2(outfd, 1);
+                dup2(errfd, 2);
+                execve(argv[0], (char *const *)argv, (char *const *)envp);
+                _exit(127);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+                pid_t w = waitpid(pid, &status, WNOHANG);
+
+                if (w == pid)
+                        break;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (now.tv_sec - start.tv_sec > timeout_s) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &status, 0);
+                        ck_abort_msg("%s did not finish within %d s", argv[0], timeout_s);
+                }
+                usleep(1000);
+        }
+        ret->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        ret->out = read_fd_all(outfd);
+        ret->err = read_fd_all(errfd);
+        close(outfd);
+        close(errfd);
+}
+
+void th_run_clear(ThRun *r)
+{
+        free(r->out);
+        free(r->err);
+        r->out = r->err = NULL;
+}
+
+size_t th_lines(const char *s)
+{
+        size_t n = 0;
+
+        for (; *s; s++)
+                n += *s == '\n';
+        return n;
+}
+
+static char schema_error[1024];
+
+static void collect_error(void *ctx, const xmlError *e)
+{
+        if (!schema_error[0] && e && e->message)
+                snprintf(schema_error, sizeof(schema_error), "line %d: %s", e->line, e->message);
+}
+
+bool th_schema_valid(const char *xml, size_t len, char *why, size_t whysz)
+{
+        static xmlRelaxNGPtr schema;
+        xmlRelaxNGValidCtxtPtr vctxt;
+        xmlDocPtr doc;
+        int r;
+
+        schema_error[0] = '\0';
+        xmlSetStructuredErrorFunc(NULL, (xmlStructuredErrorFunc)collect_error);
+        if (!schema) {
+                const char *dir = getenv("HPVM_SCHEMA_DIR");
+                char *path;
+                xmlRelaxNGParserCtxtPtr pctxt;
+
+                ck_assert_int_ge(asprintf(&path, "%s/domain.rng", dir && *dir ? dir : "/usr/share/libvirt/schemas"), 0);
+                pctxt = xmlRelaxNGNewParserCtxt(path);
+                schema = xmlRelaxNGParse(pctxt);
+                xmlRelaxNGFreeParserCtxt(pctxt);
+                ck_assert_msg(schema, "cannot load libvirt's schema %s: %s", path, schema_error);
+                free(path);
+                schema_error[0] = '\0';
+        }
+        doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL, XML_PARSE_NONET);
+        if (!doc) {
+                snprintf(why, whysz, "not well-formed: %s", schema_error);
+                return false;
+        }
+        vctxt = xmlRelaxNGNewValidCtxt(schema);
+        r = xmlRelaxNGValidateDoc(vctxt, doc);
+        xmlRelaxNGFreeValidCtxt(vctxt);
+        xmlFreeDoc(doc);
+        snprintf(why, whysz, "%s", schema_error);
+        return r == 0;
+}

@@ -1,0 +1,47 @@
+/* testhelp.h: what the Check suites share: fixture paths, files, running a hook binary, schema validation. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* $HPVM_SRCDIR (automake sets it), else ".". */
+const char *th_srcdir(void);
+/* $HPVM_BUILDDIR, else ".". */
+const char *th_builddir(void);
+
+/* malloc'd "<srcdir>/<rel>"; never NULL (aborts the test). */
+char *th_src(const char *rel);
+
+/* Whole file, NUL-terminated; aborts the test if unreadable. */
+char *th_slurp(const char *path, size_t *len);
+
+/* Write a file whole with @mode; aborts on failure. */
+void th_write(const char *path, const void *data, size_t len, unsigned mode);
+
+/* A fresh temporary folder (malloc'd path); th_rmtree removes it. */
+char *th_tmpdir(void);
+void th_rmtree(const char *dir);
+
+#define HPVM_TH_ENV_MAX 60
+
+typedef struct ThRun {
+        int status;     /* exit code, or 128+signal */
+        char *out;      /* stdout, NUL-terminated */
+        char *err;      /* stderr, NUL-terminated */
+} ThRun;
+
+/*
+ * Run @argv[0] (a path) with only PATH and LC_ALL=C.UTF-8 plus the "K=V" strings in
+ * @env (NULL-terminated, may be NULL). Waits at most @timeout_s seconds, then kills it.
+ */
+void th_run(const char *const argv[], const char *const env[], int timeout_s, ThRun *ret);
+void th_run_clear(ThRun *r);
+
+/* Count of '\n' in @s. */
+size_t th_lines(const char *s);
+
+/*
+ * Validate a domain XML document against libvirt's RelaxNG schema
+ * ($HPVM_SCHEMA_DIR/domain.rng). Returns true if valid; else @why holds the first error.
+ */
+bool th_schema_valid(const char *xml, size_t len, char *why, size_t whysz);
