@@ -46,6 +46,7 @@ static int prop_begin(Prop *p, const char *name, const char *value, const char *
 {
         p->name = name && name[0] ? name : "property";
         p->value = value ? value : "";
+        /* The whole length, not a capped one: the message tells the user how long it was. */
         p->len = strlen(p->value);
         p->grammar = grammar;
         p->err = err;

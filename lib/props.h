@@ -46,7 +46,7 @@ typedef struct HpvmGuestNuma {
         HpvmGuestCell *cells; /* cell i gets id i */
 } HpvmGuestNuma;
 
-/* "strict", "preferred", ... */
+/* "strict", "preferred", ...; NULL for a value outside the enum. */
 const char *hpvm_numa_mode_name(HpvmNumaMode m);
 
 /*
@@ -66,6 +66,7 @@ int hpvm_prop_cputune_parse(const char *value, HpvmPinList *ret, HpvmError *err)
 /*
  * Same grammar with a different name and id range, for iothreadpin
  * (ids first_id..max_id). @name is the property name used in messages.
+ * Needs first_id <= max_id < HPVM_CPUSET_MAX (else -EINVAL).
  */
 int hpvm_prop_pinlist_parse(const char *name, const char *value, unsigned first_id,
                             unsigned max_id, const char *id_noun, HpvmPinList *ret,

@@ -19,8 +19,9 @@
  */
 #define BASE_PAGE_MAX_KIB 64
 
-/* Room for a context such as "<cell id='12'>: <cpu id='4095'>". */
-#define CTX_MAX 64
+/* Room for the contexts "<cell id='N'>" and "<cell id='N'>: <cpu id='M'>" (N, M up to 20 digits). */
+#define CELL_CTX_MAX 48
+#define CPU_CTX_MAX (CELL_CTX_MAX + 48)
 
 /* Build an error about @what inside @ctx; any problem in the document is -EINVAL. */
 static int caps_fail(HpvmError *err, const char *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -202,7 +203,7 @@ static int cell_cpus(HpvmHost *h, const xmlNode *cell, const char *cell_ctx, Hpv
 
         HPVM_XML_FOREACH(c, cpus, "cpu") {
                 HpvmCpuTopo t = { .node = (int) node->id };
-                char ctx[CTX_MAX];
+                char ctx[CPU_CTX_MAX];
                 uint64_t id;
 
                 r = attr_u64(c, cell_ctx, "id", "<cpu> id", HPVM_CPUSET_MAX - 1, &id, err);
@@ -258,7 +259,7 @@ static int cell_id(const xmlNode *cell, uint64_t *ret, HpvmError *err)
 
 static int read_cell(HpvmHost *h, const xmlNode *cell, HpvmError *err)
 {
-        char ctx[CTX_MAX];
+        char ctx[CELL_CTX_MAX];
         uint64_t id, mem_kib;
         HpvmNode *node;
         int r;

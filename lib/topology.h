@@ -79,7 +79,10 @@ uint64_t hpvm_host_nodes_mem_kib(const HpvmHost *h, const HpvmCpuSet *nodes);
 /* The page pool of @size_kib on node @n, or NULL. */
 const HpvmPagePool *hpvm_node_pages(const HpvmNode *n, uint64_t size_kib);
 
-/* Thread siblings of @cpu (same node/socket/die/core, online), including @cpu itself. */
+/*
+ * Thread siblings of @cpu (same node/socket/die/core, online), including @cpu
+ * itself. Empty if @cpu is not online; just @cpu if its socket or core is unknown.
+ */
 void hpvm_host_siblings(const HpvmHost *h, unsigned cpu, HpvmCpuSet *ret);
 
 /*
@@ -91,6 +94,9 @@ void hpvm_host_siblings(const HpvmHost *h, unsigned cpu, HpvmCpuSet *ret);
  * <root>/proc/cpuinfo (flags). A tree without sys/devices/system/node is a
  * host without NUMA: one node 0 holding every online CPU, memory from
  * <root>/proc/meminfo, pages from <root>/sys/kernel/mm/hugepages.
+ * A node's cpus are its cpulist as the kernel prints it (it may name offline
+ * CPUs); h->online and h->cpu[] cover online CPUs only. A node folder
+ * without hugepages/ has no pools.
  * On success *ret_host is the caller's. Returns 0 or -ENOENT/-EIO/-EINVAL
  * (a file missing or unreadable or not in the kernel's format; @err names the
  * file and what was wrong) or -ENOMEM.
@@ -102,9 +108,14 @@ int hpvm_host_load_sysfs(const char *root, HpvmHost **ret_host, HpvmError *err);
  * <host><cpu><feature name='invtsc'/>, <host><topology><cells><cell id>
  * with <memory unit>, <pages unit size>N</pages> (N counted as total and
  * free), <cpus><cpu id socket_id die_id core_id siblings/>. CPU-less and
- * memory-less cells, and CPU ids that are not contiguous per node, are fine.
- * A caps file without <topology> is refused (-EINVAL).
+ * memory-less cells, and CPU ids that are not contiguous per node, are fine;
+ * a cell without <memory> has none (libvirt omits it when 0); mem_free_kib is 0.
+ * The smallest <pages> size of a cell, if <= 64 KiB, is the base page and not
+ * a pool. A caps file without <topology> is refused (-EINVAL).
  * The buffer variant takes untrusted bytes (at most 16 MiB) for fuzzing.
+ * Returns 0; -EINVAL (not capabilities XML, or a bad value: @err quotes it
+ * and names the cell), -EFBIG, -ENOMEM, or hpvm_file_read()'s errors (the
+ * path variant also puts the path before any message).
  */
 int hpvm_host_load_caps(const char *path, HpvmHost **ret_host, HpvmError *err);
 int hpvm_host_parse_caps(const char *buf, size_t len, HpvmHost **ret_host, HpvmError *err);

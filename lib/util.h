@@ -30,7 +30,7 @@ typedef struct HpvmWarnings {
 int hpvm_error_set(HpvmError *err, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
-/* Put "prefix" before the current message; returns err->code. */
+/* Put "prefix" before the current message; returns err->code (-EINVAL for a NULL @err). */
 int hpvm_error_prefix(HpvmError *err, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
@@ -70,7 +70,7 @@ int hpvm_parse_bool(const char *s, size_t len, bool *ret);
  */
 int hpvm_parse_size_kib(const char *s, size_t len, uint64_t max_kib, uint64_t *ret_kib);
 
-/* Human form of a KiB amount for messages: "512 MiB", "1.5 GiB", "3 KiB". */
+/* Human form of a KiB amount for messages: "512 MiB", "1.5 GiB", "3 KiB" (one decimal, rounded down). */
 const char *hpvm_format_kib(uint64_t kib, char *buf, size_t size);
 
 #define HPVM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -17,6 +17,7 @@ HPVM_LV_URI=${HPVM_LIBVIRT_URI:-qemu:///system}
 HPVM_LV_STATE=            # our folder for logs; set once we start something
 HPVM_LV_PIDS=             # "name:pid" of every daemon we started, newest first
 HPVM_LV_REUSED=0
+HPVM_LV_KVM_SAVED=        # "group mode" of /dev/kvm before we opened it up
 
 hpvm_lv_log() {
         printf 'libvirtd-env: %s\n' "$*" >&2
@@ -50,6 +51,31 @@ hpvm_lv_dump_log() {
         [ -s "$1" ] || return 0
         hpvm_lv_log "last lines of $1:"
         tail -n 20 "$1" | sed 's/^/    /' >&2
+}
+
+# Debian's udev rule makes /dev/kvm root:kvm 0660 and libvirt puts its QEMU
+# user in group kvm. Without udev (containers, minimal VMs) it stays root 0600:
+# QEMU's capability probe then finds KVM but libvirt's own access check does
+# not, so libvirtd throws its capability cache away and re-probes QEMU on every
+# lookup (~15-30 s per define). Apply the Debian setting while we run;
+# hpvm_libvirtd_stop puts the old group and mode back.
+hpvm_lv_fix_kvm() {
+        [ -c /dev/kvm ] || return 0
+        getent group kvm >/dev/null 2>&1 || groupadd -r kvm || return 0
+        id -nG libvirt-qemu 2>/dev/null | tr ' ' '\n' | grep -qx kvm ||
+                usermod -aG kvm libvirt-qemu || return 0
+        _grp=$(stat -c %G /dev/kvm) _mode=$(stat -c %a /dev/kvm)
+        case $_grp:$_mode in kvm:66?) return 0 ;; esac
+        HPVM_LV_KVM_SAVED="$_grp $_mode"
+        chgrp kvm /dev/kvm && chmod 0660 /dev/kvm &&
+                hpvm_lv_log "/dev/kvm was $_grp $_mode: set to kvm 0660 (Debian's udev default) until stop"
+}
+
+hpvm_lv_restore_kvm() {
+        [ -n "$HPVM_LV_KVM_SAVED" ] || return 0
+        chgrp "${HPVM_LV_KVM_SAVED% *}" /dev/kvm && chmod "${HPVM_LV_KVM_SAVED#* }" /dev/kvm &&
+                hpvm_lv_log "/dev/kvm back to ${HPVM_LV_KVM_SAVED}"
+        HPVM_LV_KVM_SAVED=
 }
 
 # Start daemon $1 (virtlogd|libvirtd) with pid file $2; record its pid.
@@ -106,6 +132,7 @@ hpvm_libvirtd_start() {
                 }
                 hpvm_lv_log "created system user libvirt-qemu"
         fi
+        hpvm_lv_fix_kvm
         mkdir -p /run/libvirt /var/log/libvirt/qemu /var/lib/libvirt/qemu \
                  /var/cache/libvirt/qemu || return 1
 
@@ -167,6 +194,7 @@ hpvm_lv_kill() {
 hpvm_libvirtd_stop() {
         if [ "$HPVM_LV_REUSED" = 1 ]; then
                 HPVM_LV_REUSED=0
+HPVM_LV_KVM_SAVED=        # "group mode" of /dev/kvm before we opened it up
                 return 0
         fi
         # Newest first: libvirtd before the virtlogd it logs through.
@@ -174,6 +202,7 @@ hpvm_libvirtd_stop() {
                 hpvm_lv_kill "${_entry%%:*}" "${_entry#*:}"
         done
         HPVM_LV_PIDS=
+        hpvm_lv_restore_kvm
         if [ -n "$HPVM_LV_STATE" ]; then
                 rm -rf "$HPVM_LV_STATE"
                 HPVM_LV_STATE=

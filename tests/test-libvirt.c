@@ -50,9 +50,12 @@ static double now_ms(void)
 static void fact(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fact(const char *fmt, ...)
 {
+        static double t0;
         va_list ap;
 
-        fputs("test-libvirt: ", stdout);
+        if (t0 == 0)
+                t0 = now_ms();
+        printf("test-libvirt: [%6.2f s] ", (now_ms() - t0) / 1e3);
         va_start(ap, fmt);
         vprintf(fmt, ap);
         va_end(ap);
@@ -60,7 +63,7 @@ static void fact(const char *fmt, ...)
         fflush(stdout);
 }
 
-static void quiet_libvirt(void *opaque, virErrorPtr error)
+static void quiet_libvirt(void *opaque __attribute__((unused)), virErrorPtr error __attribute__((unused)))
 {
         /* Errors are read with virGetLastErrorMessage() where they matter. */
 }

@@ -1,0 +1,109 @@
+/* fuzz-caps.c: libFuzzer target for hpvm_host_parse_caps: untrusted capabilities XML in, a consistent host model or one error line out. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "props.h"
+#include "topology.h"
+
+#define FAIL(...)                                                              \
+        do {                                                                   \
+                fprintf(stderr, "fuzz-caps: %s:%d: ", __FILE__, __LINE__);     \
+                fprintf(stderr, __VA_ARGS__);                                  \
+                fputc('\n', stderr);                                           \
+                abort();                                                       \
+        } while (0)
+#define CHECK(cond, ...) do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_failure(int r, const HpvmError *err)
+{
+        size_t len = strnlen(err->msg, sizeof(err->msg));
+
+        CHECK(r == -EINVAL || r == -EFBIG || r == -ENOMEM, "unexpected error %d: %s", r, err->msg);
+        CHECK(err->code == r, "err.code %d but return %d", err->code, r);
+        CHECK(len > 0 && len < sizeof(err->msg), "message empty or unterminated");
+        CHECK(!memchr(err->msg, '\n', len), "message has a newline: '%s'", err->msg);
+        for (size_t i = 0; i < len; i++)
+                CHECK((unsigned char)err->msg[i] >= 0x20 && err->msg[i] != 0x7f,
+                      "control byte 0x%02x in message '%s'", (unsigned char)err->msg[i], err->msg);
+}
+
+/* What every consumer of a host assumes: sorted unique nodes, disjoint CPUs, a CPU table that covers them. */
+static void check_host(const HpvmHost *h)
+{
+        HpvmCpuSet all;
+
+        CHECK(h->nnodes > 0 && h->nodes, "a host without nodes");
+        hpvm_cpuset_zero(&all);
+        for (size_t i = 0; i < h->nnodes; i++) {
+                const HpvmNode *n = &h->nodes[i];
+
+                CHECK(n->id < HPVM_NODE_MAX, "node id %u", n->id);
+                CHECK(i == 0 || h->nodes[i - 1].id < n->id, "node ids not ascending at %zu", i);
+                CHECK(hpvm_host_node(h, n->id) == n, "node %u not found by id", n->id);
+                CHECK(!hpvm_cpuset_intersects(&all, &n->cpus), "node %u shares CPUs with another node", n->id);
+                hpvm_cpuset_or(&all, &n->cpus);
+                CHECK(n->mem_total_kib <= HPVM_MEM_MAX_KIB, "node %u memory %llu KiB", n->id,
+                      (unsigned long long)n->mem_total_kib);
+                CHECK(n->npools <= HPVM_PAGE_SIZES_MAX, "node %u has %zu pools", n->id, n->npools);
+                for (size_t p = 0; p < n->npools; p++) {
+                        const HpvmPagePool *pool = &n->pools[p];
+
+                        CHECK(pool->size_kib > 0 && (p == 0 || n->pools[p - 1].size_kib < pool->size_kib),
+                              "node %u pools not ascending", n->id);
+                        CHECK(pool->free <= pool->total, "node %u pool %llu KiB: free > total", n->id,
+                              (unsigned long long)pool->size_kib);
+                        CHECK(pool->total <= HPVM_MEM_MAX_KIB / pool->size_kib, "node %u pool too large", n->id);
+                        CHECK(hpvm_node_pages(n, pool->size_kib) == pool, "node %u pool lookup", n->id);
+                }
+        }
+        CHECK(hpvm_cpuset_equal(&all, &h->online), "online CPUs are not the union of the nodes' CPUs");
+        CHECK(hpvm_cpuset_is_empty(&h->pinned), "pinned set not empty on load");
+        if (hpvm_cpuset_is_empty(&h->online)) {
+                CHECK(h->ncpu == 0, "ncpu %u without CPUs", h->ncpu);
+                return;
+        }
+        CHECK(h->ncpu == (unsigned)hpvm_cpuset_last(&h->online) + 1 && h->cpu, "ncpu %u, last CPU %d", h->ncpu,
+              hpvm_cpuset_last(&h->online));
+        for (unsigned c = 0; c < h->ncpu; c++) {
+                const HpvmCpuTopo *t = &h->cpu[c];
+                HpvmCpuSet sib;
+
+                if (!hpvm_cpuset_test(&h->online, c)) {
+                        CHECK(t->node == -1, "offline CPU %u has node %d", c, t->node);
+                        continue;
+                }
+                CHECK(t->node >= 0 && hpvm_host_node(h, (unsigned)t->node) &&
+                      hpvm_cpuset_test(&hpvm_host_node(h, (unsigned)t->node)->cpus, c),
+                      "CPU %u: node %d does not hold it", c, t->node);
+                CHECK(t->socket >= -1 && t->die >= -1 && t->core >= -1, "CPU %u: bad topology ids", c);
+                hpvm_host_siblings(h, c, &sib);
+                CHECK(hpvm_cpuset_test(&sib, c) && hpvm_cpuset_is_subset(&sib, &h->online),
+                      "CPU %u: siblings wrong", c);
+        }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        HpvmHost *h = NULL, *sentinel = (HpvmHost *)(uintptr_t)0xa5a5a5a5;
+        HpvmError err = { 0 };
+        int r;
+
+        h = sentinel;
+        r = hpvm_host_parse_caps((const char *)data, size, &h, &err);
+        if (r < 0) {
+                check_failure(r, &err);
+                CHECK(h == sentinel, "*ret_host changed on failure");
+                return 0;
+        }
+        CHECK(r == 0, "returned %d", r);
+        CHECK(err.code == 0 && err.msg[0] == '\0', "success with a message: %s", err.msg);
+        CHECK(h && h != sentinel, "success without a host");
+        check_host(h);
+        hpvm_host_free(h);
+        return 0;
+}
