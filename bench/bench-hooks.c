@@ -1,1 +1,1010 @@
-int main(void){return 0;}
+/* bench-hooks.c: time each hook as vdsm runs it (fork, exec, wait) on engine-like domain XML, against a libxml2-only floor. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#define MAX_RUNS 100000
+#define MAX_SIZES 16
+#define MAX_HOOKS 8
+#define MAX_NODES 64
+#define MAX_CPUS 8192
+
+static const char *prog = "bench-hooks";
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "%s: ", prog);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        exit(1);
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+        void *p = calloc(n ? n : 1, size ? size : 1);
+
+        if (!p)
+                die("out of memory");
+        return p;
+}
+
+/* ---------------------------------------------------------------- host */
+
+typedef struct Node {
+        int id;
+        unsigned long long mem_kib;
+        int ncpus;
+        int *cpus;              /* in the order the capabilities list them */
+} Node;
+
+typedef struct Host {
+        int nnodes;
+        int ncpus;
+        Node nodes[MAX_NODES];
+} Host;
+
+static xmlNode *child(xmlNode *n, const char *name)
+{
+        for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
+                if (c->type == XML_ELEMENT_NODE && !strcmp((const char *)c->name, name))
+                        return c;
+        return NULL;
+}
+
+static long long attr_num(xmlNode *n, const char *name)
+{
+        xmlChar *v = xmlGetProp(n, BAD_CAST name);
+        long long r = -1;
+        char *end;
+
+        if (v) {
+                errno = 0;
+                r = strtoll((const char *)v, &end, 10);
+                if (errno || end == (char *)v || *end)
+                        r = -1;
+                xmlFree(v);
+        }
+        return r;
+}
+
+/* Read the NUMA cells of a `virsh capabilities` document: just what the bench needs. */
+static void host_load(const char *path, Host *h)
+{
+        xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
+        xmlNode *cells;
+
+        if (!doc)
+                die("%s: not well-formed XML", path);
+        cells = child(child(child(xmlDocGetRootElement(doc), "host"), "topology"), "cells");
+        if (!cells)
+                die("%s: no <host><topology><cells>", path);
+        memset(h, 0, sizeof(*h));
+        for (xmlNode *c = cells->children; c; c = c->next) {
+                xmlNode *mem, *cpus;
+                xmlChar *text;
+                Node *n;
+
+                if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "cell"))
+                        continue;
+                if (h->nnodes == MAX_NODES)
+                        die("%s: more than %d NUMA cells", path, MAX_NODES);
+                n = &h->nodes[h->nnodes++];
+                n->id = (int)attr_num(c, "id");
+                mem = child(c, "memory");
+                text = mem ? xmlNodeGetContent(mem) : NULL;
+                n->mem_kib = text ? strtoull((const char *)text, NULL, 10) : 0;
+                xmlFree(text);
+                cpus = child(c, "cpus");
+                n->cpus = xcalloc(MAX_CPUS, sizeof(int));
+                for (xmlNode *p = cpus ? cpus->children : NULL; p; p = p->next) {
+                        long long id;
+
+                        if (p->type != XML_ELEMENT_NODE || strcmp((const char *)p->name, "cpu"))
+                                continue;
+                        id = attr_num(p, "id");
+                        if (id < 0 || id >= MAX_CPUS || n->ncpus == MAX_CPUS)
+                                die("%s: bad <cpu id> in cell %d", path, n->id);
+                        n->cpus[n->ncpus++] = (int)id;
+                }
+                if (n->id < 0 || n->ncpus == 0 || n->mem_kib == 0)
+                        die("%s: cell %d has no id, CPUs or memory", path, h->nnodes - 1);
+                h->ncpus += n->ncpus;
+        }
+        xmlFreeDoc(doc);
+        if (h->nnodes == 0)
+                die("%s: no NUMA cell", path);
+}
+
+/* ---------------------------------------------------------------- workload */
+
+typedef struct Workload {
+        int vcpus;
+        unsigned long long mem_kib;
+        char *cputune, *numatune, *guestnuma;  /* the three custom properties */
+        char *xml;                              /* the engine's domain XML */
+        size_t xml_len;
+} Workload;
+
+static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *strf(const char *fmt, ...)
+{
+        va_list ap;
+        char *s;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                die("out of memory");
+        va_end(ap);
+        return s;
+}
+
+/*
+ * Properties an administrator of this host would set for @vcpus vCPUs: fill
+ * NUMA nodes in order, pin every vCPU 1:1 to a host CPU of its node, one
+ * guest NUMA cell per host node used, 1 GiB of guest memory per vCPU, memory
+ * bound strictly to the nodes used.
+ */
+static void make_properties(const Host *h, Workload *w)
+{
+        FILE *ct, *gn;
+        char *cts = NULL, *gns = NULL;
+        size_t ctlen = 0, gnlen = 0;
+        int v = 0, used = 0;
+
+        ct = open_memstream(&cts, &ctlen);
+        gn = open_memstream(&gns, &gnlen);
+        if (!ct || !gn)
+                die("out of memory");
+        for (int i = 0; i < h->nnodes && v < w->vcpus; i++) {
+                const Node *n = &h->nodes[i];
+                int first = v;
+
+                for (int c = 0; c < n->ncpus && v < w->vcpus; c++, v++)
+                        fprintf(ct, "%s%d#%d", v ? "," : "", v, n->cpus[c]);
+                if ((unsigned long long)(v - first) * 1048576ULL > n->mem_kib)
+                        die("host node %d has too little memory for %d vCPUs x 1 GiB", n->id, v - first);
+                if (v - first == 1)
+                        fprintf(gn, "%s%d#%dG", used ? "," : "", first, v - first);
+                else
+                        fprintf(gn, "%s%d-%d#%dG", used ? "," : "", first, v - 1, v - first);
+                used++;
+        }
+        fclose(ct);
+        fclose(gn);
+        if (v < w->vcpus)
+                die("the host has %d CPUs: cannot pin %d vCPUs 1:1", h->ncpus, w->vcpus);
+        w->cputune = cts;
+        w->guestnuma = gns;
+        w->numatune = used == 1 ? strf("strict#%d", h->nodes[0].id)
+                                : strf("strict#%d-%d", h->nodes[0].id, h->nodes[used - 1].id);
+        w->mem_kib = (unsigned long long)w->vcpus * 1048576ULL;
+}
+
+/* Deterministic ids, so two runs bench the same bytes. */
+static const char *fake_uuid(unsigned *state, char buf[37])
+{
+        unsigned char b[16];
+
+        for (int i = 0; i < 16; i++) {
+                *state = *state * 1103515245u + 12345u;
+                b[i] = (unsigned char)(*state >> 16);
+        }
+        b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+        b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+        snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                 b[13], b[14], b[15]);
+        return buf;
+}
+
+/* sda, sdb, sdd, sde, ...: the engine gives sdc to the CD-ROM. */
+static char disk_letter(int i)
+{
+        return (char)('a' + (i < 2 ? i : i + 1));
+}
+
+/*
+ * A domain as oVirt engine 4.5 sends it to vdsm for a server VM: q35, SPICE,
+ * virtio disks on block storage, bridged NICs with vdsm's filters, guest
+ * agent channels, serial console, and the ovirt-vm metadata vdsm keeps per
+ * device. Sizes from the engine's defaults: maxMemory 4x, 16 memory slots.
+ */
+static void make_domain_xml(Workload *w)
+{
+        unsigned seed = 0x5eed0000u + (unsigned)w->vcpus;
+        char vm[37], u[37], u2[37], sd[37], pool[37];
+        int threads = w->vcpus >= 128 && w->vcpus % 2 == 0 ? 2 : 1;
+        int cores = 16, sockets;
+        const int ndisks = 4, nnics = 4;
+        char *s = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&s, &len);
+
+        if (!f)
+                die("out of memory");
+        /* sockets x cores x threads must be exactly the vCPU count. */
+        while ((w->vcpus / threads) % cores)
+                cores--;
+        sockets = w->vcpus / threads / cores;
+        fake_uuid(&seed, vm);
+        fake_uuid(&seed, sd);
+        fake_uuid(&seed, pool);
+
+        fprintf(f,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+                "<domain xmlns:ovirt-tune=\"http://ovirt.org/vm/tune/1.0\" xmlns:ovirt-vm=\"http://ovirt.org/vm/1.0\" type=\"kvm\">\n"
+                "  <name>bench-%dvcpu</name>\n"
+                "  <uuid>%s</uuid>\n"
+                "  <memory>%llu</memory>\n"
+                "  <currentMemory>%llu</currentMemory>\n"
+                "  <iothreads>1</iothreads>\n"
+                "  <maxMemory slots=\"16\">%llu</maxMemory>\n"
+                "  <vcpu current=\"%d\">%d</vcpu>\n",
+                w->vcpus, vm, w->mem_kib, w->mem_kib, w->mem_kib * 4, w->vcpus, w->vcpus);
+        fprintf(f,
+                "  <sysinfo type=\"smbios\">\n"
+                "    <system>\n"
+                "      <entry name=\"manufacturer\">oVirt</entry>\n"
+                "      <entry name=\"product\">RHEL</entry>\n"
+                "      <entry name=\"version\">9.2-1.el9</entry>\n"
+                "      <entry name=\"family\">oVirt</entry>\n"
+                "      <entry name=\"uuid\">%s</entry>\n"
+                "      <entry name=\"serial\">%s</entry>\n"
+                "    </system>\n"
+                "  </sysinfo>\n",
+                vm, fake_uuid(&seed, u));
+        fprintf(f,
+                "  <clock offset=\"variable\" adjustment=\"0\">\n"
+                "    <timer name=\"rtc\" tickpolicy=\"catchup\"/>\n"
+                "    <timer name=\"pit\" tickpolicy=\"delay\"/>\n"
+                "    <timer name=\"hpet\" present=\"no\"/>\n"
+                "  </clock>\n"
+                "  <features>\n"
+                "    <acpi/>\n"
+                "    <vmcoreinfo/>\n"
+                "    <smm state=\"on\"/>\n"
+                "  </features>\n"
+                "  <cpu match=\"exact\">\n"
+                "    <model>EPYC-Milan</model>\n"
+                "    <feature name=\"ibpb\" policy=\"require\"/>\n"
+                "    <feature name=\"virt-ssbd\" policy=\"require\"/>\n"
+                "    <feature name=\"spec-ctrl\" policy=\"require\"/>\n"
+                "    <topology cores=\"%d\" threads=\"%d\" sockets=\"%d\"/>\n"
+                "    <numa>\n"
+                "      <cell id=\"0\" cpus=\"0-%d\" memory=\"%llu\"/>\n"
+                "    </numa>\n"
+                "  </cpu>\n"
+                "  <cputune/>\n",
+                cores, threads, sockets, w->vcpus - 1, w->mem_kib);
+
+        fputs("  <devices>\n"
+              "    <input type=\"tablet\" bus=\"usb\"/>\n", f);
+        fprintf(f,
+                "    <channel type=\"unix\">\n"
+                "      <target type=\"virtio\" name=\"ovirt-guest-agent.0\"/>\n"
+                "      <source mode=\"bind\" path=\"/var/lib/libvirt/qemu/channels/%s.ovirt-guest-agent.0\"/>\n"
+                "    </channel>\n"
+                "    <channel type=\"unix\">\n"
+                "      <target type=\"virtio\" name=\"org.qemu.guest_agent.0\"/>\n"
+                "      <source mode=\"bind\" path=\"/var/lib/libvirt/qemu/channels/%s.org.qemu.guest_agent.0\"/>\n"
+                "    </channel>\n"
+                "    <channel type=\"spicevmc\">\n"
+                "      <target type=\"virtio\" name=\"com.redhat.spice.0\"/>\n"
+                "    </channel>\n",
+                vm, vm);
+        fprintf(f,
+                "    <controller type=\"usb\" model=\"qemu-xhci\" index=\"0\" ports=\"8\">\n"
+                "      <alias name=\"ua-%s\"/>\n"
+                "    </controller>\n",
+                fake_uuid(&seed, u));
+        fprintf(f,
+                "    <console type=\"unix\">\n"
+                "      <source path=\"/var/run/ovirt-vmconsole-console/%s.sock\" mode=\"bind\"/>\n"
+                "      <target type=\"serial\" port=\"0\"/>\n"
+                "      <alias name=\"ua-%s\"/>\n"
+                "    </console>\n",
+                vm, fake_uuid(&seed, u));
+        fprintf(f,
+                "    <rng model=\"virtio\">\n"
+                "      <backend model=\"random\">/dev/urandom</backend>\n"
+                "      <alias name=\"ua-%s\"/>\n"
+                "    </rng>\n",
+                fake_uuid(&seed, u));
+        fprintf(f,
+                "    <controller type=\"scsi\" model=\"virtio-scsi\" index=\"0\">\n"
+                "      <driver iothread=\"1\"/>\n"
+                "      <alias name=\"ua-%s\"/>\n"
+                "    </controller>\n"
+                "    <controller type=\"virtio-serial\" index=\"0\" ports=\"16\">\n"
+                "      <alias name=\"ua-%s\"/>\n"
+                "    </controller>\n",
+                fake_uuid(&seed, u), fake_uuid(&seed, u2));
+        for (int i = 1; i <= 16; i++)
+                fprintf(f,
+                        "    <controller type=\"pci\" model=\"pcie-root-port\" index=\"%d\">\n"
+                        "      <address bus=\"0x00\" domain=\"0x0000\" function=\"0x%x\" slot=\"0x%02x\" type=\"pci\"%s/>\n"
+                        "    </controller>\n",
+                        i, (i - 1) % 8, 2 + (i - 1) / 8, (i - 1) % 8 == 0 ? " multifunction=\"on\"" : "");
+        fprintf(f,
+                "    <controller type=\"pci\" model=\"pcie-root\"/>\n"
+                "    <video>\n"
+                "      <model type=\"qxl\" vram=\"32768\" heads=\"1\" ram=\"65536\" vgamem=\"16384\"/>\n"
+                "      <alias name=\"ua-%s\"/>\n"
+                "    </video>\n",
+                fake_uuid(&seed, u));
+        fputs("    <graphics type=\"spice\" port=\"-1\" autoport=\"yes\" passwd=\"*****\" "
+              "passwdValidTo=\"1970-01-01T00:00:01\" tlsPort=\"-1\">\n"
+              "      <channel name=\"main\" mode=\"secure\"/>\n"
+              "      <channel name=\"inputs\" mode=\"secure\"/>\n"
+              "      <channel name=\"cursor\" mode=\"secure\"/>\n"
+              "      <channel name=\"playback\" mode=\"secure\"/>\n"
+              "      <channel name=\"record\" mode=\"secure\"/>\n"
+              "      <channel name=\"display\" mode=\"secure\"/>\n"
+              "      <channel name=\"smartcard\" mode=\"secure\"/>\n"
+              "      <channel name=\"usbredir\" mode=\"secure\"/>\n"
+              "      <listen type=\"network\" network=\"vdsm-ovirtmgmt\"/>\n"
+              "    </graphics>\n", f);
+        fprintf(f,
+                "    <memballoon model=\"virtio\">\n"
+                "      <stats period=\"5\"/>\n"
+                "      <alias name=\"ua-%s\"/>\n"
+                "    </memballoon>\n",
+                fake_uuid(&seed, u));
+        for (int i = 0; i < nnics; i++)
+                fprintf(f,
+                        "    <interface type=\"bridge\">\n"
+                        "      <model type=\"virtio\"/>\n"
+                        "      <link state=\"up\"/>\n"
+                        "      <source bridge=\"%s\"/>\n"
+                        "      <driver queues=\"4\" name=\"vhost\"/>\n"
+                        "      <alias name=\"ua-%s\"/>\n"
+                        "      <mac address=\"56:6f:2e:%02x:00:%02x\"/>\n"
+                        "      <mtu size=\"1500\"/>\n"
+                        "      <filterref filter=\"vdsm-no-mac-spoofing\"/>\n"
+                        "      <bandwidth/>\n"
+                        "    </interface>\n",
+                        i == 0 ? "ovirtmgmt" : "vlan-data", fake_uuid(&seed, u), w->vcpus & 0xff, i);
+        fputs("    <disk type=\"file\" device=\"cdrom\" snapshot=\"no\">\n"
+              "      <driver name=\"qemu\" type=\"raw\" error_policy=\"report\"/>\n"
+              "      <target dev=\"sdc\" bus=\"sata\"/>\n"
+              "      <readonly/>\n"
+              "      <alias name=\"ua-cdrom\"/>\n"
+              "    </disk>\n", f);
+        for (int i = 0; i < ndisks; i++) {
+                char img[37], vol[37];
+
+                fake_uuid(&seed, img);
+                fake_uuid(&seed, vol);
+                fprintf(f,
+                        "    <disk snapshot=\"no\" type=\"block\" device=\"disk\">\n"
+                        "      <target dev=\"sd%c\" bus=\"scsi\"/>\n"
+                        "      <source dev=\"/rhev/data-center/mnt/blockSD/%s/images/%s/%s\">\n"
+                        "        <seclabel model=\"dac\" relabel=\"no\"/>\n"
+                        "      </source>\n"
+                        "      <driver name=\"qemu\" io=\"native\" type=\"qcow2\" error_policy=\"stop\" cache=\"none\"/>\n"
+                        "      <alias name=\"ua-%s\"/>\n"
+                        "      <address bus=\"0\" controller=\"0\" unit=\"%d\" type=\"drive\" target=\"0\"/>\n"
+                        "%s"
+                        "      <serial>%s</serial>\n"
+                        "    </disk>\n",
+                        disk_letter(i), sd, img, vol, img, i, i == 0 ? "      <boot order=\"1\"/>\n" : "", img);
+        }
+        fputs("  </devices>\n"
+              "  <pm>\n"
+              "    <suspend-to-disk enabled=\"no\"/>\n"
+              "    <suspend-to-mem enabled=\"no\"/>\n"
+              "  </pm>\n"
+              "  <os>\n"
+              "    <type arch=\"x86_64\" machine=\"pc-q35-rhel9.2.0\">hvm</type>\n"
+              "    <smbios mode=\"sysinfo\"/>\n"
+              "    <bios useserial=\"yes\"/>\n"
+              "  </os>\n", f);
+
+        /* vdsm's per-VM and per-device bookkeeping, and the custom properties again. */
+        fprintf(f,
+                "  <metadata>\n"
+                "    <ovirt-tune:qos/>\n"
+                "    <ovirt-vm:vm>\n"
+                "      <ovirt-vm:minGuaranteedMemoryMb type=\"int\">%llu</ovirt-vm:minGuaranteedMemoryMb>\n"
+                "      <ovirt-vm:clusterVersion>4.7</ovirt-vm:clusterVersion>\n"
+                "      <ovirt-vm:custom>\n"
+                "        <ovirt-vm:cputune>%s</ovirt-vm:cputune>\n"
+                "        <ovirt-vm:numatune>%s</ovirt-vm:numatune>\n"
+                "        <ovirt-vm:guestnuma>%s</ovirt-vm:guestnuma>\n"
+                "      </ovirt-vm:custom>\n",
+                w->mem_kib / 1024, w->cputune, w->numatune, w->guestnuma);
+        for (int i = 0; i < nnics; i++)
+                fprintf(f,
+                        "      <ovirt-vm:device mac_address=\"56:6f:2e:%02x:00:%02x\">\n"
+                        "        <ovirt-vm:custom/>\n"
+                        "      </ovirt-vm:device>\n",
+                        w->vcpus & 0xff, i);
+        for (int i = 0; i < ndisks; i++) {
+                char img[37], vol[37];
+
+                fake_uuid(&seed, img);
+                fake_uuid(&seed, vol);
+                fprintf(f,
+                        "      <ovirt-vm:device devtype=\"disk\" name=\"sd%c\">\n"
+                        "        <ovirt-vm:domainID>%s</ovirt-vm:domainID>\n"
+                        "        <ovirt-vm:guestName>/dev/sd%c</ovirt-vm:guestName>\n"
+                        "        <ovirt-vm:imageID>%s</ovirt-vm:imageID>\n"
+                        "        <ovirt-vm:poolID>%s</ovirt-vm:poolID>\n"
+                        "        <ovirt-vm:volumeID>%s</ovirt-vm:volumeID>\n"
+                        "        <ovirt-vm:volumeChain>\n"
+                        "          <ovirt-vm:volumeChainNode>\n"
+                        "            <ovirt-vm:domainID>%s</ovirt-vm:domainID>\n"
+                        "            <ovirt-vm:imageID>%s</ovirt-vm:imageID>\n"
+                        "            <ovirt-vm:leaseOffset type=\"int\">%d</ovirt-vm:leaseOffset>\n"
+                        "            <ovirt-vm:leasePath>/dev/%s/leases</ovirt-vm:leasePath>\n"
+                        "            <ovirt-vm:path>/rhev/data-center/mnt/blockSD/%s/images/%s/%s</ovirt-vm:path>\n"
+                        "            <ovirt-vm:volumeID>%s</ovirt-vm:volumeID>\n"
+                        "          </ovirt-vm:volumeChainNode>\n"
+                        "        </ovirt-vm:volumeChain>\n"
+                        "      </ovirt-vm:device>\n",
+                        disk_letter(i), sd, disk_letter(i), img, pool, vol, sd, img,
+                        (i + 100) * 1048576, sd, sd, img, vol, vol);
+        }
+        fputs("      <ovirt-vm:launchPaused>false</ovirt-vm:launchPaused>\n"
+              "      <ovirt-vm:resumeBehavior>auto_resume</ovirt-vm:resumeBehavior>\n"
+              "    </ovirt-vm:vm>\n"
+              "  </metadata>\n"
+              "  <on_poweroff>destroy</on_poweroff>\n"
+              "  <on_reboot>restart</on_reboot>\n"
+              "  <on_crash>destroy</on_crash>\n"
+              "</domain>\n", f);
+        if (fclose(f) != 0)
+                die("out of memory");
+        w->xml = s;
+        w->xml_len = len;
+}
+
+/* ---------------------------------------------------------------- running */
+
+typedef struct Stats {
+        double median, p90, min;        /* ms */
+        long max_rss_kib;
+} Stats;
+
+static double now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        size_t done = 0;
+
+        if (fd < 0)
+                die("cannot create %s: %s", path, strerror(errno));
+        while (done < len) {
+                ssize_t n = write(fd, data + done, len - done);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        die("cannot write %s: %s", path, strerror(errno));
+                done += (size_t)n;
+        }
+        if (close(fd) != 0)
+                die("cannot write %s: %s", path, strerror(errno));
+}
+
+typedef struct Target {
+        const char *label;
+        const char *path;
+        char **argv;
+        char **envp;
+} Target;
+
+/*
+ * Runs are started by a spawner: a process forked before this bench loads
+ * anything. A child's ru_maxrss counts the memory it inherited before exec,
+ * so a child of the spawner (a few hundred KiB) reports close to the
+ * program's own peak, where a child of the bench would report the bench's.
+ *
+ * Request: SpawnHead, then @len bytes of NUL-terminated strings: the stderr
+ * file, the program, its @nargs arguments, its @nenv environment entries.
+ */
+typedef struct SpawnHead {
+        uint32_t nargs, nenv, len;
+} SpawnHead;
+
+typedef struct SpawnResult {
+        int status;             /* exit code, 128+signal, or -errno of the spawner */
+        double ms;
+        long rss_kib;
+} SpawnResult;
+
+#define SPAWN_MAX_BYTES (256u << 10)
+#define SPAWN_MAX_STRINGS 64
+
+static int spawn_req_fd = -1, spawn_res_fd = -1;
+static pid_t spawner_pid = -1;
+
+static bool read_full(int fd, void *buf, size_t len)
+{
+        char *p = buf;
+
+        while (len) {
+                ssize_t n = read(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                p += n;
+                len -= (size_t)n;
+        }
+        return true;
+}
+
+static bool write_full(int fd, const void *buf, size_t len)
+{
+        const char *p = buf;
+
+        while (len) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                p += n;
+                len -= (size_t)n;
+        }
+        return true;
+}
+
+/* The spawner's loop: one request in, one fork+exec+wait4, one result out. */
+static void spawner_main(int req, int res) __attribute__((noreturn));
+static void spawner_main(int req, int res)
+{
+        static char buf[SPAWN_MAX_BYTES];
+        char *strs[SPAWN_MAX_STRINGS + 1];
+        SpawnHead h;
+
+        while (read_full(req, &h, sizeof(h))) {
+                SpawnResult r = { .status = -EINVAL };
+                size_t n = 0, nstr = (size_t)h.nargs + h.nenv + 2;
+                struct rusage ru;
+                double t0;
+                int status, errfd;
+                pid_t pid;
+
+                if (h.len > SPAWN_MAX_BYTES || nstr > SPAWN_MAX_STRINGS || !read_full(req, buf, h.len))
+                        _exit(1);
+                for (size_t off = 0; off < h.len && n < nstr; off += strlen(buf + off) + 1)
+                        strs[n++] = buf + off;
+                if (n != nstr || h.len == 0 || buf[h.len - 1] != '\0')
+                        goto reply;
+                /* strs: errfile, path, argv[0..nargs-1], envp[0..nenv-1] */
+                errfd = open(strs[0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                if (errfd < 0) {
+                        r.status = -errno;
+                        goto reply;
+                }
+                {
+                        char *argv[SPAWN_MAX_STRINGS + 1], *envp[SPAWN_MAX_STRINGS + 1];
+
+                        for (uint32_t i = 0; i < h.nargs; i++)
+                                argv[i] = strs[2 + i];
+                        argv[h.nargs] = NULL;
+                        for (uint32_t i = 0; i < h.nenv; i++)
+                                envp[i] = strs[2 + h.nargs + i];
+                        envp[h.nenv] = NULL;
+
+                        t0 = now_ms();
+                        pid = fork();
+                        if (pid == 0) {
+                                int devnull = open("/dev/null", O_RDWR);
+
+                                dup2(devnull, STDIN_FILENO);
+                                dup2(devnull, STDOUT_FILENO);
+                                dup2(errfd, STDERR_FILENO);
+                                execve(strs[1], argv, envp);
+                                dprintf(STDERR_FILENO, "%s: cannot run %s: %s\n", prog, strs[1], strerror(errno));
+                                _exit(127);
+                        }
+                }
+                close(errfd);
+                if (pid < 0) {
+                        r.status = -errno;
+                        goto reply;
+                }
+                while (wait4(pid, &status, 0, &ru) < 0)
+                        if (errno != EINTR)
+                                _exit(1);
+                r.ms = now_ms() - t0;
+                r.rss_kib = ru.ru_maxrss;
+                r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+reply:
+                if (!write_full(res, &r, sizeof(r)))
+                        _exit(1);
+        }
+        _exit(0);
+}
+
+/* Fork the spawner; call first thing in main(), while this process is small. */
+static void spawner_start(void)
+{
+        int req[2], res[2];
+
+        if (pipe2(req, O_CLOEXEC) != 0 || pipe2(res, O_CLOEXEC) != 0)
+                die("pipe: %s", strerror(errno));
+        spawner_pid = fork();
+        if (spawner_pid < 0)
+                die("fork: %s", strerror(errno));
+        if (spawner_pid == 0) {
+                close(req[1]);
+                close(res[0]);
+                spawner_main(req[0], res[1]);
+        }
+        close(req[0]);
+        close(res[1]);
+        spawn_req_fd = req[1];
+        spawn_res_fd = res[0];
+}
+
+static void spawner_stop(void)
+{
+        int status;
+
+        if (spawner_pid <= 0)
+                return;
+        close(spawn_req_fd);
+        close(spawn_res_fd);
+        waitpid(spawner_pid, &status, 0);
+        spawner_pid = -1;
+}
+
+/*
+ * One timed run of @t through the spawner: its stderr goes to @errpath.
+ * Returns the exit status (128+signal when killed); sets wall time and peak RSS.
+ */
+static int run_once(const Target *t, const char *errpath, double *ret_ms, long *ret_rss)
+{
+        static char buf[SPAWN_MAX_BYTES];
+        SpawnHead h = { 0 };
+        SpawnResult r;
+        size_t len = 0;
+        const char *strs[SPAWN_MAX_STRINGS + 2];
+        size_t n = 0;
+
+        strs[n++] = errpath;
+        strs[n++] = t->path;
+        for (char **a = t->argv; *a; a++, h.nargs++)
+                if (n < SPAWN_MAX_STRINGS)
+                        strs[n++] = *a;
+        for (char **e = t->envp; *e; e++, h.nenv++)
+                if (n < SPAWN_MAX_STRINGS)
+                        strs[n++] = *e;
+        if (n != (size_t)h.nargs + h.nenv + 2)
+                die("too many arguments for %s", t->path);
+        for (size_t i = 0; i < n; i++) {
+                size_t l = strlen(strs[i]) + 1;
+
+                if (len + l > sizeof(buf))
+                        die("arguments of %s too long", t->path);
+                memcpy(buf + len, strs[i], l);
+                len += l;
+        }
+        h.len = (uint32_t)len;
+        if (!write_full(spawn_req_fd, &h, sizeof(h)) || !write_full(spawn_req_fd, buf, len) ||
+            !read_full(spawn_res_fd, &r, sizeof(r)))
+                die("the spawner died");
+        if (r.status < 0)
+                die("cannot start %s: %s", t->path, strerror(-r.status));
+        *ret_ms = r.ms;
+        *ret_rss = r.rss_kib;
+        return r.status;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return (x > y) - (x < y);
+}
+
+/* Print what the failed run said, then give up. */
+static void report_failure(const Target *t, int status, const char *errpath, const char *workpath)
+{
+        char buf[2048];
+        FILE *f = fopen(errpath, "r");
+        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+        if (f)
+                fclose(f);
+        buf[n] = '\0';
+        fprintf(stderr, "%s: %s exited %d on %s; its stderr:\n%s", prog, t->label, status, workpath, buf);
+}
+
+/* Time @runs runs of @t on fresh copies of @w's XML. Returns false if a run failed. */
+static bool measure(const Target *t, const Workload *w, const char *workpath, const char *errpath,
+                    int warmup, int runs, Stats *st, char **ret_output)
+{
+        double *ms = xcalloc((size_t)runs, sizeof(double));
+        long rss;
+
+        st->max_rss_kib = 0;
+        for (int i = -warmup; i < runs; i++) {
+                double dt;
+                int status;
+
+                write_file(workpath, w->xml, w->xml_len);
+                status = run_once(t, errpath, &dt, &rss);
+                if (status != 0) {
+                        report_failure(t, status, errpath, workpath);
+                        free(ms);
+                        return false;
+                }
+                if (i == -warmup && ret_output) {
+                        FILE *f = fopen(workpath, "r");
+                        struct stat sb;
+
+                        if (!f || fstat(fileno(f), &sb) != 0)
+                                die("cannot read back %s", workpath);
+                        *ret_output = xcalloc(1, (size_t)sb.st_size + 1);
+                        if (fread(*ret_output, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size)
+                                die("cannot read back %s", workpath);
+                        fclose(f);
+                }
+                if (i < 0)
+                        continue;
+                ms[i] = dt;
+                if (rss > st->max_rss_kib)
+                        st->max_rss_kib = rss;
+        }
+        qsort(ms, (size_t)runs, sizeof(double), cmp_double);
+        st->min = ms[0];
+        st->median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
+        st->p90 = ms[(runs * 9 + 9) / 10 - 1];
+        free(ms);
+        return true;
+}
+
+static size_t count_substr(const char *hay, const char *needle)
+{
+        size_t n = 0;
+
+        for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: %s [OPTION]...\n"
+                "Time each hook as vdsm runs it (fork + exec + wait) on engine-like domain XML\n"
+                "with cputune, numatune and guestnuma set, against a floor program that only\n"
+                "parses and rewrites the same XML with libxml2. Not a test: never fails on a\n"
+                "time; exits 1 only when a hook (or the floor) fails.\n"
+                "\n"
+                "  -n, --runs N         timed runs per hook and size (default 200)\n"
+                "  -w, --warmup N       untimed runs before them (default 5)\n"
+                "  -s, --sizes LIST     vCPU counts, comma-separated (default 4,64,512)\n"
+                "      --hook NAME      hook to run, repeatable (default before_vm_start)\n"
+                "      --host-caps FILE host to plan for (default SRCDIR/bench/data/bench-host-caps.xml)\n"
+                "      --builddir DIR   where hooks/ and bench/bench-floor are (default .)\n"
+                "      --srcdir DIR     where bench/data is (default .)\n"
+                "      --keep DIR       write each generated domain XML and hook output to DIR\n"
+                "  -h, --help\n",
+                prog);
+}
+
+static int parse_int(const char *s, int min, int max, const char *what)
+{
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < min || v > max)
+                die("%s: '%s' is not a number in %d..%d", what, s, min, max);
+        return (int)v;
+}
+
+int main(int argc, char **argv)
+{
+        enum { OPT_HOOK = 256, OPT_CAPS, OPT_BUILDDIR, OPT_SRCDIR, OPT_KEEP };
+        static const struct option longopts[] = {
+                { "runs", required_argument, NULL, 'n' },
+                { "warmup", required_argument, NULL, 'w' },
+                { "sizes", required_argument, NULL, 's' },
+                { "hook", required_argument, NULL, OPT_HOOK },
+                { "host-caps", required_argument, NULL, OPT_CAPS },
+                { "builddir", required_argument, NULL, OPT_BUILDDIR },
+                { "srcdir", required_argument, NULL, OPT_SRCDIR },
+                { "keep", required_argument, NULL, OPT_KEEP },
+                { "help", no_argument, NULL, 'h' },
+                { 0 },
+        };
+        const char *builddir = ".", *srcdir = ".", *caps = NULL, *keep = NULL;
+        const char *hooks[MAX_HOOKS];
+        int nhooks = 0, runs = 200, warmup = 5, sizes[MAX_SIZES] = { 4, 64, 512 }, nsizes = 3;
+        char tmpdir[] = "/tmp/hpvm-bench.XXXXXX";
+        char workpath[PATH_MAX], errpath[PATH_MAX], floorpath[PATH_MAX], capspath[PATH_MAX];
+        bool failed = false;
+        Host host;
+        int c;
+
+        spawner_start();
+        while ((c = getopt_long(argc, argv, "n:w:s:h", longopts, NULL)) != -1) {
+                switch (c) {
+                case 'n': runs = parse_int(optarg, 1, MAX_RUNS, "--runs"); break;
+                case 'w': warmup = parse_int(optarg, 0, MAX_RUNS, "--warmup"); break;
+                case 's': {
+                        char *list = strdup(optarg), *save = NULL;
+
+                        nsizes = 0;
+                        for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                                if (nsizes == MAX_SIZES)
+                                        die("--sizes: at most %d sizes", MAX_SIZES);
+                                sizes[nsizes++] = parse_int(tok, 1, MAX_CPUS, "--sizes");
+                        }
+                        free(list);
+                        if (!nsizes)
+                                die("--sizes: empty list");
+                        break;
+                }
+                case OPT_HOOK:
+                        if (nhooks == MAX_HOOKS)
+                                die("--hook: at most %d hooks", MAX_HOOKS);
+                        hooks[nhooks++] = optarg;
+                        break;
+                case OPT_CAPS: caps = optarg; break;
+                case OPT_BUILDDIR: builddir = optarg; break;
+                case OPT_SRCDIR: srcdir = optarg; break;
+                case OPT_KEEP: keep = optarg; break;
+                case 'h': usage(stdout); return 0;
+                default: usage(stderr); return 2;
+                }
+        }
+        if (optind < argc)
+                die("unexpected argument '%s' (see --help)", argv[optind]);
+        if (!nhooks)
+                hooks[nhooks++] = "before_vm_start";
+        if (!caps) {
+                snprintf(capspath, sizeof(capspath), "%s/bench/data/bench-host-caps.xml", srcdir);
+                caps = capspath;
+        }
+        snprintf(floorpath, sizeof(floorpath), "%s/bench/bench-floor", builddir);
+        if (access(floorpath, X_OK) != 0)
+                die("%s: %s (make bench builds it)", floorpath, strerror(errno));
+
+        host_load(caps, &host);
+        if (!mkdtemp(tmpdir))
+                die("mkdtemp: %s", strerror(errno));
+        snprintf(workpath, sizeof(workpath), "%s/domxml", tmpdir);
+        snprintf(errpath, sizeof(errpath), "%s/stderr", tmpdir);
+        if (keep && mkdir(keep, 0755) != 0 && errno != EEXIST)
+                die("cannot create %s: %s", keep, strerror(errno));
+
+        printf("hpvm bench: %d runs per row after %d warm-up runs. Time: wall clock of fork+exec+wait\n"
+               "(CLOCK_MONOTONIC); RSS: the largest wait4() ru_maxrss of the runs.\n"
+               "host: %s (%d NUMA nodes, %d CPUs)\n"
+               "floor: bench-floor, libxml2 xmlReadFile + write to a temp file + rename; ratio: hook/floor medians\n\n",
+               runs, warmup, caps, host.nnodes, host.ncpus);
+        printf("%-16s %5s %7s | %8s %8s %8s %8s | %8s %8s %8s %8s | %6s\n",
+               "hook", "vCPUs", "XML KiB", "median", "p90", "min", "RSS", "median", "p90", "min", "RSS", "ratio");
+        printf("%-16s %5s %7s | %8s %8s %8s %8s | %8s %8s %8s %8s | %6s\n",
+               "", "", "", "ms", "ms", "ms", "KiB", "floor ms", "ms", "ms", "KiB", "median");
+        fflush(stdout);
+
+        for (int s = 0; s < nsizes && !failed; s++) {
+                Workload w = { .vcpus = sizes[s] };
+                char *env_domxml, *env_ct, *env_nt, *env_gn;
+                char *floor_argv[] = { floorpath, NULL };
+                Stats fs;
+
+                make_properties(&host, &w);
+                make_domain_xml(&w);
+                env_domxml = strf("_hook_domxml=%s", workpath);
+                env_ct = strf("cputune=%s", w.cputune);
+                env_nt = strf("numatune=%s", w.numatune);
+                env_gn = strf("guestnuma=%s", w.guestnuma);
+                char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C",
+                                 env_domxml, env_ct, env_nt, env_gn, NULL };
+                Target floor_t = { "bench-floor", floorpath, floor_argv, envp };
+
+                if (keep) {
+                        char p[PATH_MAX + 64];
+
+                        snprintf(p, sizeof(p), "%s/engine-%d.xml", keep, w.vcpus);
+                        write_file(p, w.xml, w.xml_len);
+                        snprintf(p, sizeof(p), "%s/engine-%d.env", keep, w.vcpus);
+                        {
+                                char *e = strf("%s\n%s\n%s\n", env_ct, env_nt, env_gn);
+
+                                write_file(p, e, strlen(e));
+                                free(e);
+                        }
+                }
+                if (!measure(&floor_t, &w, workpath, errpath, warmup, runs, &fs, NULL)) {
+                        failed = true;
+                        break;
+                }
+                for (int h = 0; h < nhooks && !failed; h++) {
+                        char hookpath[PATH_MAX], *output = NULL;
+                        char *caps_arg = (char *)caps;
+                        char *hook_argv[] = { hookpath, (char *)"--host-caps", caps_arg, NULL };
+                        Target hook_t = { hooks[h], hookpath, hook_argv, envp };
+                        Stats hs;
+                        size_t pins;
+
+                        snprintf(hookpath, sizeof(hookpath), "%s/hooks/%s", builddir, hooks[h]);
+                        if (!measure(&hook_t, &w, workpath, errpath, warmup, runs, &hs, &output)) {
+                                failed = true;
+                                break;
+                        }
+                        /* A hook that exits 0 without doing the work would bench nicely: check. */
+                        pins = count_substr(output, "<vcpupin ");
+                        if (!strcmp(hooks[h], "before_vm_start") && pins != (size_t)w.vcpus) {
+                                fprintf(stderr, "%s: %s wrote %zu <vcpupin> for %d vCPUs\n", prog, hooks[h],
+                                        pins, w.vcpus);
+                                failed = true;
+                        }
+                        if (keep) {
+                                char p[PATH_MAX + 64];
+
+                                snprintf(p, sizeof(p), "%s/%s-%d.xml", keep, hooks[h], w.vcpus);
+                                write_file(p, output, strlen(output));
+                        }
+                        free(output);
+                        printf("%-16s %5d %7.1f | %8.3f %8.3f %8.3f %8ld | %8.3f %8.3f %8.3f %8ld | %5.2fx\n",
+                               hooks[h], w.vcpus, (double)w.xml_len / 1024, hs.median, hs.p90, hs.min,
+                               hs.max_rss_kib, fs.median, fs.p90, fs.min, fs.max_rss_kib, hs.median / fs.median);
+                        fflush(stdout);
+                }
+                free(env_domxml);
+                free(env_ct);
+                free(env_nt);
+                free(env_gn);
+                free(w.cputune);
+                free(w.numatune);
+                free(w.guestnuma);
+                free(w.xml);
+        }
+        spawner_stop();
+        unlink(workpath);
+        unlink(errpath);
+        rmdir(tmpdir);
+        for (int i = 0; i < host.nnodes; i++)
+                free(host.nodes[i].cpus);
+        if (failed) {
+                fprintf(stderr, "%s: FAILED (a hook or the floor did not exit 0)\n", prog);
+                return 1;
+        }
+        return 0;
+}

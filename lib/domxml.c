@@ -387,12 +387,13 @@ static int set_uint_prop(xmlNode *n, const char *name, uint64_t v)
         return hpvm_domain_set_prop(n, name, buf);
 }
 
-int hpvm_domain_set_vcpupins(HpvmDomain *d, const HpvmPinList *pins)
+/* <cputune><@elem @idattr='N' cpuset='...'/> for every pin, sorted by id among those already there. */
+static int set_pins(HpvmDomain *d, const char *elem, const char *idattr, const HpvmPinList *pins)
 {
         _cleanup_free_ xmlNode **by_id = NULL;
+        _cleanup_free_ const HpvmPin **wanted = NULL;
         xmlNode *cputune, *prev = NULL;
         unsigned limit = HPVM_VCPU_MAX;
-        _cleanup_free_ const HpvmPin **wanted = NULL;
 
         if (!pins->n)
                 return 0;
@@ -401,8 +402,8 @@ int hpvm_domain_set_vcpupins(HpvmDomain *d, const HpvmPinList *pins)
         wanted = calloc(limit, sizeof(*wanted));
         if (!cputune || !by_id || !wanted)
                 return -ENOMEM;
-        HPVM_XML_FOREACH(p, cputune, "vcpupin") {
-                long id = id_attr(p, "vcpu", limit);
+        HPVM_XML_FOREACH(p, cputune, elem) {
+                long id = id_attr(p, idattr, limit);
 
                 if (id >= 0 && !by_id[id])
                         by_id[id] = p;
@@ -421,13 +422,13 @@ int hpvm_domain_set_vcpupins(HpvmDomain *d, const HpvmPinList *pins)
                         continue;
                 n = by_id[id];
                 if (!n) {
-                        n = new_element(d, "vcpupin");
-                        if (!n || set_uint_prop(n, "vcpu", id) < 0)
+                        n = new_element(d, elem);
+                        if (!n || set_uint_prop(n, idattr, id) < 0)
                                 return -ENOMEM;
                         if (prev)
                                 hpvm_domain_insert_after(d, prev, n);
                         else {
-                                xmlNode *first = hpvm_xml_child(cputune, "vcpupin");
+                                xmlNode *first = hpvm_xml_child(cputune, elem);
 
                                 if (first)
                                         insert_before(d, first, n);
@@ -440,6 +441,194 @@ int hpvm_domain_set_vcpupins(HpvmDomain *d, const HpvmPinList *pins)
                         return -ENOMEM;
         }
         return 0;
+}
+
+int hpvm_domain_set_vcpupins(HpvmDomain *d, const HpvmPinList *pins)
+{
+        return set_pins(d, "vcpupin", "vcpu", pins);
+}
+
+int hpvm_domain_set_iothreadpins(HpvmDomain *d, const HpvmPinList *pins)
+{
+        return set_pins(d, "iothreadpin", "iothread", pins);
+}
+
+/* The one child @name of @parent (created if missing; extra ones removed). */
+static xmlNode *ensure_single(HpvmDomain *d, xmlNode *parent, const char *name)
+{
+        xmlNode *n = hpvm_domain_ensure(d, parent, name), *next;
+
+        for (xmlNode *extra = n ? hpvm_xml_next(n, name) : NULL; extra; extra = next) {
+                next = hpvm_xml_next(extra, name);
+                hpvm_domain_remove(extra);
+        }
+        return n;
+}
+
+int hpvm_domain_set_emulatorpin(HpvmDomain *d, const HpvmCpuSet *cpus)
+{
+        xmlNode *cputune = hpvm_domain_ensure(d, d->root, "cputune");
+        xmlNode *pin = cputune ? ensure_single(d, cputune, "emulatorpin") : NULL;
+
+        if (!pin)
+                return -ENOMEM;
+        return set_cpuset_prop(pin, "cpuset", cpus);
+}
+
+int hpvm_domain_set_iothreads(HpvmDomain *d, unsigned n)
+{
+        xmlNode *io = ensure_single(d, d->root, "iothreads");
+        char buf[16];
+
+        if (!io)
+                return -ENOMEM;
+        snprintf(buf, sizeof(buf), "%u", n);
+        xmlNodeSetContent(io, BAD_CAST buf);
+        return 0;
+}
+
+long hpvm_domain_iothreads(const HpvmDomain *d)
+{
+        xmlNode *io = hpvm_xml_child(d->root, "iothreads");
+        uint64_t v;
+
+        if (!io)
+                return 0;
+        if (hpvm_xml_text_u64(io, UINT32_MAX, &v) < 0)
+                return -1;
+        return (long)v;
+}
+
+int hpvm_domain_set_nosharepages(HpvmDomain *d, bool on)
+{
+        xmlNode *mb = hpvm_xml_child(d->root, "memoryBacking");
+        xmlNode *nsp = hpvm_xml_child(mb, "nosharepages");
+
+        if (!on) {
+                if (nsp)
+                        hpvm_domain_remove(nsp);
+                return 0;
+        }
+        mb = hpvm_domain_ensure(d, d->root, "memoryBacking");
+        return mb && hpvm_domain_ensure(d, mb, "nosharepages") ? 0 : -ENOMEM;
+}
+
+/* <cpu><feature name='@name'>, or NULL. */
+static xmlNode *cpu_feature(const HpvmDomain *d, const char *name)
+{
+        HPVM_XML_FOREACH(f, hpvm_xml_child(d->root, "cpu"), "feature") {
+                _cleanup_xmlchar_ xmlChar *fname = hpvm_xml_prop(f, "name");
+
+                if (fname && xmlStrEqual(fname, BAD_CAST name))
+                        return f;
+        }
+        return NULL;
+}
+
+int hpvm_domain_set_feature(HpvmDomain *d, const char *name, bool require)
+{
+        xmlNode *cpu, *f = cpu_feature(d, name);
+
+        if (!require) {
+                if (f)
+                        hpvm_domain_remove(f);
+                return 0;
+        }
+        if (!f) {
+                cpu = hpvm_domain_ensure(d, d->root, "cpu");
+                f = cpu ? new_element(d, "feature") : NULL;
+                if (!f)
+                        return -ENOMEM;
+                hpvm_domain_insert(d, cpu, f);
+        }
+        /* libvirt formats policy before name. */
+        if (hpvm_domain_set_prop(f, "name", NULL) < 0 || hpvm_domain_set_prop(f, "policy", "require") < 0 ||
+            hpvm_domain_set_prop(f, "name", name) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int hpvm_domain_set_hugepages(HpvmDomain *d, uint64_t size_kib, const HpvmCpuSet *cells)
+{
+        xmlNode *mb = hpvm_domain_ensure(d, d->root, "memoryBacking");
+        xmlNode *hp = mb ? hpvm_domain_ensure(d, mb, "hugepages") : NULL;
+        xmlNode *page = hp ? ensure_single(d, hp, "page") : NULL;
+
+        if (!page || set_uint_prop(page, "size", size_kib) < 0 || hpvm_domain_set_prop(page, "unit", "KiB") < 0)
+                return -ENOMEM;
+        if (!cells)
+                return hpvm_domain_set_prop(page, "nodeset", NULL);
+        return set_cpuset_prop(page, "nodeset", cells);
+}
+
+/* A cpuset attribute libvirt would accept; false if absent or not in our (blank-free) grammar. */
+static bool cpuset_attr(const xmlNode *n, const char *name, unsigned limit, HpvmCpuSet *ret)
+{
+        _cleanup_xmlchar_ xmlChar *v = n ? hpvm_xml_prop(n, name) : NULL;
+
+        return v && hpvm_cpuset_parse((const char *)v, strlen((const char *)v), limit, "CPU", ret, NULL) == 0;
+}
+
+bool hpvm_domain_get_numatune(const HpvmDomain *d, HpvmNumaTune *ret)
+{
+        xmlNode *mem = hpvm_xml_child(hpvm_xml_child(d->root, "numatune"), "memory");
+        _cleanup_xmlchar_ xmlChar *mode = mem ? hpvm_xml_prop(mem, "mode") : NULL;
+        HpvmNumaTune nt = { .mode = HPVM_NUMA_STRICT };
+
+        if (!cpuset_attr(mem, "nodeset", HPVM_NODE_MAX, &nt.nodes))
+                return false;
+        for (int m = HPVM_NUMA_STRICT; mode && m <= HPVM_NUMA_RESTRICTIVE; m++)
+                if (xmlStrEqual(mode, BAD_CAST hpvm_numa_mode_name((HpvmNumaMode)m)))
+                        nt.mode = (HpvmNumaMode)m;
+        *ret = nt;
+        return true;
+}
+
+bool hpvm_domain_get_memnode(const HpvmDomain *d, unsigned cell, HpvmCpuSet *ret)
+{
+        HPVM_XML_FOREACH(mn, hpvm_xml_child(d->root, "numatune"), "memnode")
+                if (id_attr(mn, "cellid", HPVM_VCPU_MAX) == (long)cell)
+                        return cpuset_attr(mn, "nodeset", HPVM_NODE_MAX, ret);
+        return false;
+}
+
+int hpvm_domain_get_cells(const HpvmDomain *d, uint64_t **ret_mem, size_t *ret_n)
+{
+        xmlNode *numa = hpvm_xml_child(hpvm_xml_child(d->root, "cpu"), "numa");
+        uint64_t *mem = NULL;
+        size_t n = 0;
+
+        HPVM_XML_FOREACH(c, numa, "cell") {
+                _cleanup_xmlchar_ xmlChar *unit = hpvm_xml_prop(c, "unit");
+                uint64_t v, kib, *grown;
+
+                if (hpvm_xml_prop_u64(c, "memory", UINT64_MAX, &v) < 0 ||
+                    hpvm_xml_scale_kib(v, (const char *)unit, "KiB", &kib) < 0) {
+                        free(mem);
+                        return -EINVAL;
+                }
+                grown = realloc(mem, (n + 1) * sizeof(*mem));
+                if (!grown) {
+                        free(mem);
+                        return -ENOMEM;
+                }
+                mem = grown;
+                mem[n++] = kib;
+        }
+        *ret_mem = mem;
+        *ret_n = n;
+        return 0;
+}
+
+void hpvm_domain_get_pinned(const HpvmDomain *d, const char *elem, HpvmCpuSet *ret)
+{
+        hpvm_cpuset_zero(ret);
+        HPVM_XML_FOREACH(p, hpvm_xml_child(d->root, "cputune"), elem) {
+                HpvmCpuSet s;
+
+                if (cpuset_attr(p, "cpuset", HPVM_CPUSET_MAX, &s))
+                        hpvm_cpuset_or(ret, &s);
+        }
 }
 
 int hpvm_domain_set_numatune(HpvmDomain *d, const HpvmNumaTune *nt, HpvmError *err)

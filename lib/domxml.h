@@ -43,6 +43,38 @@ int hpvm_domain_format(const HpvmDomain *d, char **ret_buf, size_t *ret_len, Hpv
 /* <cputune><vcpupin vcpu='N' cpuset='...'/> for every pin. */
 int hpvm_domain_set_vcpupins(HpvmDomain *d, const HpvmPinList *pins);
 
+/* <cputune><iothreadpin iothread='N' cpuset='...'/> for every pin. */
+int hpvm_domain_set_iothreadpins(HpvmDomain *d, const HpvmPinList *pins);
+
+/* <cputune><emulatorpin cpuset/> (one). */
+int hpvm_domain_set_emulatorpin(HpvmDomain *d, const HpvmCpuSet *cpus);
+
+/* <iothreads>N</iothreads>. */
+int hpvm_domain_set_iothreads(HpvmDomain *d, unsigned n);
+
+/* <iothreads> of the VM: 0 if absent, -1 if not a number. */
+long hpvm_domain_iothreads(const HpvmDomain *d);
+
+/* <memoryBacking><nosharepages/> present (@on) or absent. */
+int hpvm_domain_set_nosharepages(HpvmDomain *d, bool on);
+
+/* <cpu><feature policy='require' name='@name'/> present (@require) or absent. */
+int hpvm_domain_set_feature(HpvmDomain *d, const char *name, bool require);
+
+/* <memoryBacking><hugepages><page size unit='KiB' [nodeset=@cells]/> (one page element). */
+int hpvm_domain_set_hugepages(HpvmDomain *d, uint64_t size_kib, const HpvmCpuSet *cells);
+
+/*
+ * Readers of the document as it stands (after the edits): what libvirt will
+ * be given. Values outside this project's grammar read as absent.
+ */
+bool hpvm_domain_get_numatune(const HpvmDomain *d, HpvmNumaTune *ret);     /* <numatune><memory> */
+bool hpvm_domain_get_memnode(const HpvmDomain *d, unsigned cell, HpvmCpuSet *ret_nodes);
+/* Guest cells' memory in KiB, in document order: *ret_mem is the caller's. -EINVAL, -ENOMEM. */
+int hpvm_domain_get_cells(const HpvmDomain *d, uint64_t **ret_mem, size_t *ret_n);
+/* Union of the cpusets of every <cputune><@elem> (vcpupin, emulatorpin, iothreadpin). */
+void hpvm_domain_get_pinned(const HpvmDomain *d, const char *elem, HpvmCpuSet *ret);
+
 /*
  * <numatune><memory mode nodeset/>. Refuses (-EINVAL, message) a mode that
  * contradicts existing <memnode> modes the way libvirt does ('restrictive'

@@ -12,6 +12,7 @@
 #define GRAMMAR_GUESTNUMA "<vcpus>#<memory>[,<vcpus>#<memory>...]"
 #define GRAMMAR_CPUSET    "<cpuset>, e.g. 0-7,^3,12"
 #define GRAMMAR_BOOL      "true|false|yes|no|1|0"
+#define GRAMMAR_PAGESIZE  "a page size in KiB, or with K|M|G, e.g. 2048, 2M, 1G"
 
 /* What every message about one property value needs. */
 typedef struct Prop {
@@ -494,5 +495,50 @@ int hpvm_prop_bool_parse(const char *name, const char *value, bool *ret, HpvmErr
         r = hpvm_parse_bool(prop.value, prop.len, ret);
         if (r < 0)
                 return prop_fail(&prop, r, "not a boolean");
+        return 0;
+}
+
+int hpvm_prop_pagesize_parse(const char *name, const char *value, uint64_t *ret_kib, HpvmError *err)
+{
+        uint64_t kib;
+        Prop prop;
+        int r;
+
+        r = prop_begin(&prop, name, value, GRAMMAR_PAGESIZE, err);
+        if (r < 0)
+                return r;
+
+        r = hpvm_parse_size_kib(prop.value, prop.len, HPVM_PAGE_MAX_KIB, &kib);
+        if (r == -EINVAL)
+                return prop_fail(&prop, r, "not a size");
+        if (r < 0)
+                return prop_fail(&prop, r, "not a page size from 4 KiB to 16 GiB");
+        /* Every page size a CPU offers is a power of two. */
+        if (kib < 4 || (kib & (kib - 1)))
+                return prop_fail(&prop, -EINVAL, "%llu KiB is not a power of two of at least 4 KiB",
+                                 (unsigned long long)kib);
+        *ret_kib = kib;
+        return 0;
+}
+
+int hpvm_prop_count_parse(const char *name, const char *value, unsigned min, unsigned max,
+                          unsigned *ret, HpvmError *err)
+{
+        char grammar[64];
+        uint64_t v;
+        Prop prop;
+        int r;
+
+        snprintf(grammar, sizeof(grammar), "a whole number from %u to %u", min, max);
+        r = prop_begin(&prop, name, value, grammar, err);
+        if (r < 0)
+                return r;
+
+        r = hpvm_parse_u64(prop.value, prop.len, max, &v);
+        if (r == -EINVAL)
+                return prop_fail(&prop, r, "not a number");
+        if (r < 0 || v < min)
+                return prop_fail(&prop, r < 0 ? r : -ERANGE, "out of range");
+        *ret = (unsigned)v;
         return 0;
 }

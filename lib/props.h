@@ -12,6 +12,8 @@
 #define HPVM_VCPU_MAX HPVM_CPUSET_MAX /* vCPU ids 0..4095 */
 #define HPVM_NODE_MAX 1024            /* NUMA node ids 0..1023 (libnuma's default) */
 #define HPVM_MEM_MAX_KIB (UINT64_C(1) << 42) /* 4 PiB: refuse anything beyond */
+#define HPVM_PAGE_MAX_KIB (UINT64_C(16) << 20) /* 16 GiB: the largest page size of any CPU */
+#define HPVM_IOTHREADS_MAX 64
 
 /* One `<id>#<cpuset>` item of cputune (vCPU pin) or iothreadpin. */
 typedef struct HpvmPin {
@@ -85,3 +87,10 @@ int hpvm_prop_cpuset_parse(const char *name, const char *value, HpvmCpuSet *ret,
 
 /* A boolean property: true|false|yes|no|1|0, any case. */
 int hpvm_prop_bool_parse(const char *name, const char *value, bool *ret, HpvmError *err);
+
+/* hugepages=<size>: KiB, or with K|M|G|T; a power of two from 4 KiB to 16 GiB. */
+int hpvm_prop_pagesize_parse(const char *name, const char *value, uint64_t *ret_kib, HpvmError *err);
+
+/* A whole number from @min to @max (iothreads=1..64). */
+int hpvm_prop_count_parse(const char *name, const char *value, unsigned min, unsigned max,
+                          unsigned *ret, HpvmError *err);

@@ -3,22 +3,36 @@
 #include <string.h>
 
 #include "domxml.h"
+#include "profile.h"
 #include "props.h"
 #include "topology.h"
 #include "vmstart.h"
 
-const char *const hpvm_vmstart_props[] = { "cputune", "numatune", "guestnuma", NULL };
+/* The order here is the order of checks, so the first bad property is the one reported. */
+const char *const hpvm_vmstart_props[] = {
+        "cputune", "numatune", "guestnuma", "hugepages", "invtsc", "emulatorpin", "iothreads",
+        "iothreadpin", "nosharepages", "highperf", NULL,
+};
 
 typedef struct VmStart {
-        const char *cputune_raw, *numatune_raw, *guestnuma_raw;
+        const char *cputune_raw, *numatune_raw, *guestnuma_raw, *hugepages_raw, *invtsc_raw,
+                   *emulatorpin_raw, *iothreads_raw, *iothreadpin_raw, *nosharepages_raw, *highperf_raw;
         HpvmPinList cputune;
         HpvmNumaTune numatune;
         HpvmGuestNuma guestnuma;
+        uint64_t page_kib;
+        bool invtsc;
+        HpvmCpuSet emulatorpin;
+        unsigned iothreads;
+        HpvmPinList iothreadpin;
+        bool nosharepages;
+        bool highperf;
 } VmStart;
 
 static void vmstart_clear(VmStart *v)
 {
         hpvm_pinlist_clear(&v->cputune);
+        hpvm_pinlist_clear(&v->iothreadpin);
         hpvm_guestnuma_clear(&v->guestnuma);
 }
 
@@ -27,6 +41,13 @@ static const char *get_prop(HpvmPropGetter get, void *opaque, const char *name)
         const char *v = get(name, opaque);
 
         return v && *v ? v : NULL;
+}
+
+static bool any_prop(const VmStart *v)
+{
+        return v->cputune_raw || v->numatune_raw || v->guestnuma_raw || v->hugepages_raw || v->invtsc_raw ||
+               v->emulatorpin_raw || v->iothreads_raw || v->iothreadpin_raw || v->nosharepages_raw ||
+               v->highperf_raw;
 }
 
 static int parse_props(VmStart *v, HpvmError *err)
@@ -39,6 +60,62 @@ static int parse_props(VmStart *v, HpvmError *err)
                 return r;
         if (v->guestnuma_raw && (r = hpvm_prop_guestnuma_parse(v->guestnuma_raw, &v->guestnuma, err)) < 0)
                 return r;
+        if (v->hugepages_raw && (r = hpvm_prop_pagesize_parse("hugepages", v->hugepages_raw, &v->page_kib, err)) < 0)
+                return r;
+        if (v->invtsc_raw && (r = hpvm_prop_bool_parse("invtsc", v->invtsc_raw, &v->invtsc, err)) < 0)
+                return r;
+        if (v->emulatorpin_raw &&
+            (r = hpvm_prop_cpuset_parse("emulatorpin", v->emulatorpin_raw, &v->emulatorpin, err)) < 0)
+                return r;
+        if (v->iothreads_raw && (r = hpvm_prop_count_parse("iothreads", v->iothreads_raw, 1, HPVM_IOTHREADS_MAX,
+                                                           &v->iothreads, err)) < 0)
+                return r;
+        if (v->iothreadpin_raw &&
+            (r = hpvm_prop_pinlist_parse("iothreadpin", v->iothreadpin_raw, 1, HPVM_IOTHREADS_MAX, "IO thread",
+                                         &v->iothreadpin, err)) < 0)
+                return r;
+        if (v->nosharepages_raw &&
+            (r = hpvm_prop_bool_parse("nosharepages", v->nosharepages_raw, &v->nosharepages, err)) < 0)
+                return r;
+        if (v->highperf_raw && (r = hpvm_prop_bool_parse("highperf", v->highperf_raw, &v->highperf, err)) < 0)
+                return r;
+        return 0;
+}
+
+/* IO threads the VM will have: the property, else the XML, else the profile's one. */
+static long effective_iothreads(const VmStart *v, const HpvmDomain *d)
+{
+        long xml = hpvm_domain_iothreads(d);
+
+        if (v->iothreads_raw)
+                return v->iothreads;
+        if (xml != 0)
+                return xml;
+        return v->highperf ? 1 : 0;
+}
+
+/* Properties that contradict each other or the VM, before the host is looked at. */
+static int check_vm(const VmStart *v, const HpvmDomain *d, HpvmError *err)
+{
+        long io = effective_iothreads(v, d);
+        int r;
+
+        if (v->highperf && (r = hpvm_profile_check(d, err)) < 0)
+                return r;
+        if (v->iothreadpin_raw) {
+                if (io < 0)
+                        return hpvm_error_set(err, -EINVAL, "iothreadpin: the VM's <iothreads> is not a number");
+                for (size_t i = 0; i < v->iothreadpin.n; i++)
+                        if (v->iothreadpin.pins[i].id > (unsigned long)io)
+                                return io == 0
+                                        ? hpvm_error_set(err, -ERANGE, "iothreadpin: IO thread %u does not exist "
+                                                         "(the VM has no IO threads: set iothreads)",
+                                                         v->iothreadpin.pins[i].id)
+                                        : hpvm_error_set(err, -ERANGE, "iothreadpin: IO thread %u does not exist "
+                                                         "(the VM has %ld IO thread%s: 1%s%.0ld)",
+                                                         v->iothreadpin.pins[i].id, io, io == 1 ? "" : "s",
+                                                         io == 1 ? "" : "-", io == 1 ? 0 : io);
+        }
         return 0;
 }
 
@@ -107,6 +184,24 @@ static int check_cputune(const VmStart *v, const HpvmDomain *d, const HpvmHost *
         return 0;
 }
 
+/* A lone cpuset property (emulatorpin) or a pin list (iothreadpin) on online CPUs only. */
+static int check_online(const char *prop, const char *who, unsigned id, const HpvmCpuSet *cpus,
+                        const HpvmHost *h, HpvmError *err)
+{
+        char bad[HPVM_CPUSET_STRMAX], online[HPVM_CPUSET_STRMAX];
+        HpvmCpuSet off = *cpus;
+
+        hpvm_cpuset_andnot(&off, &h->online);
+        if (hpvm_cpuset_is_empty(&off))
+                return 0;
+        hpvm_cpuset_format(&off, bad, sizeof(bad));
+        hpvm_cpuset_format(&h->online, online, sizeof(online));
+        if (who)
+                return hpvm_error_set(err, -ERANGE, "%s: %s %u: host CPU %s is not online (online CPUs: %s)",
+                                      prop, who, id, bad, online);
+        return hpvm_error_set(err, -ERANGE, "%s: host CPU %s is not online (online CPUs: %s)", prop, bad, online);
+}
+
 static int check_numatune(const VmStart *v, const HpvmDomain *d, const HpvmHost *h, HpvmError *err)
 {
         char bad[HPVM_CPUSET_STRMAX], have[HPVM_CPUSET_STRMAX], kb1[32], kb2[32];
@@ -131,6 +226,150 @@ static int check_numatune(const VmStart *v, const HpvmDomain *d, const HpvmHost 
         return hpvm_error_set(err, -ERANGE, "numatune: %s binding to node %s offers %s of memory, the VM needs %s",
                               hpvm_numa_mode_name(v->numatune.mode), have,
                               hpvm_format_kib(avail, kb1, sizeof(kb1)), hpvm_format_kib(need, kb2, sizeof(kb2)));
+}
+
+/* "2 MiB" */
+static const char *page_name(uint64_t kib, char *buf, size_t size)
+{
+        return hpvm_format_kib(kib, buf, size);
+}
+
+static bool host_has_pages(const HpvmHost *h, uint64_t size_kib)
+{
+        for (size_t i = 0; i < h->nnodes; i++)
+                if (hpvm_node_pages(&h->nodes[i], size_kib))
+                        return true;
+        return false;
+}
+
+static uint64_t free_pages(const HpvmHost *h, const HpvmCpuSet *nodes, uint64_t size_kib)
+{
+        uint64_t sum = 0;
+
+        for (size_t i = 0; i < h->nnodes; i++) {
+                const HpvmPagePool *p = hpvm_node_pages(&h->nodes[i], size_kib);
+
+                if (p && (!nodes || hpvm_cpuset_test(nodes, h->nodes[i].id)))
+                        sum += p->free;
+        }
+        return sum;
+}
+
+static int check_page_sizes(const VmStart *v, const HpvmHost *h, HpvmError *err)
+{
+        char want[32], offered[256] = "", one[32];
+        uint64_t seen[HPVM_PAGE_SIZES_MAX * 4];
+        size_t nseen = 0, len = 0;
+
+        if (host_has_pages(h, v->page_kib))
+                return 0;
+        /* Name what the host does offer, once each, smallest first per node. */
+        for (size_t i = 0; i < h->nnodes; i++)
+                for (size_t j = 0; j < h->nodes[i].npools; j++) {
+                        uint64_t s = h->nodes[i].pools[j].size_kib;
+                        bool dup = false;
+
+                        for (size_t k = 0; k < nseen; k++)
+                                dup |= seen[k] == s;
+                        if (dup || nseen == HPVM_ARRAY_SIZE(seen))
+                                continue;
+                        seen[nseen++] = s;
+                        len += (size_t)snprintf(offered + len, sizeof(offered) - len, "%s%s", len ? ", " : "",
+                                                page_name(s, one, sizeof(one)));
+                        if (len >= sizeof(offered))
+                                len = sizeof(offered) - 1;
+                }
+        return hpvm_error_set(err, -ERANGE, "hugepages: the host has no %s pages (it offers %s)",
+                              page_name(v->page_kib, want, sizeof(want)), nseen ? offered : "no huge pages at all");
+}
+
+/*
+ * Enough free pages, where libvirt will take them: with a strict or
+ * restrictive binding, each guest cell's pages come from its memnode's nodes
+ * (else the memory nodeset); otherwise from anywhere on the host.
+ */
+static int check_free_pages(const VmStart *v, const HpvmDomain *d, const HpvmHost *h, HpvmError *err)
+{
+        char ps[32], where[HPVM_CPUSET_STRMAX + 16], nodes[HPVM_CPUSET_STRMAX], kb[32];
+        _cleanup_free_ uint64_t *cells = NULL;
+        uint64_t size = v->page_kib;
+        HpvmNumaTune nt;
+        size_t ncells = 0;
+        bool bound;
+
+        page_name(size, ps, sizeof(ps));
+        if (d->mem_kib % size)
+                return hpvm_error_set(err, -EINVAL, "hugepages: the VM's memory (%s) is not a whole number of %s pages",
+                                      hpvm_format_kib(d->mem_kib, kb, sizeof(kb)), ps);
+        if (hpvm_domain_get_cells(d, &cells, &ncells) < 0)
+                ncells = 0;
+        for (size_t i = 0; i < ncells; i++)
+                if (cells[i] % size)
+                        return hpvm_error_set(err, -EINVAL,
+                                              "hugepages: guest NUMA cell %zu has %s of memory, not a whole number of %s pages",
+                                              i, hpvm_format_kib(cells[i], kb, sizeof(kb)), ps);
+
+        bound = hpvm_domain_get_numatune(d, &nt) &&
+                (nt.mode == HPVM_NUMA_STRICT || nt.mode == HPVM_NUMA_RESTRICTIVE);
+        if (!bound) {
+                uint64_t need = d->mem_kib / size, have = free_pages(h, NULL, size);
+
+                if (need > have)
+                        return hpvm_error_set(err, -ERANGE, "hugepages: the VM needs %llu pages of %s, the host has %llu free",
+                                              (unsigned long long)need, ps, (unsigned long long)have);
+                return 0;
+        }
+        /* One demand per cell (by its memnode), or one for the whole VM on the nodeset. */
+        for (size_t i = 0; i < (ncells ? ncells : 1); i++) {
+                HpvmCpuSet target = nt.nodes;
+                uint64_t need = ncells ? 0 : d->mem_kib / size, have;
+
+                if (ncells && hpvm_domain_get_memnode(d, (unsigned)i, &target))
+                        need = cells[i] / size;
+                else if (ncells) {
+                        /* Cells without a memnode share the nodeset: add them all up once. */
+                        bool done_before = false;
+
+                        for (size_t j = 0; j < i; j++) {
+                                HpvmCpuSet t;
+
+                                done_before |= !hpvm_domain_get_memnode(d, (unsigned)j, &t);
+                        }
+                        if (done_before)
+                                continue;
+                        for (size_t j = i; j < ncells; j++) {
+                                HpvmCpuSet t;
+
+                                if (!hpvm_domain_get_memnode(d, (unsigned)j, &t))
+                                        need += cells[j] / size;
+                        }
+                }
+                have = free_pages(h, &target, size);
+                if (need <= have)
+                        continue;
+                hpvm_cpuset_format(&target, nodes, sizeof(nodes));
+                snprintf(where, sizeof(where), "%s %s", hpvm_cpuset_count(&target) == 1 ? "node" : "nodes", nodes);
+                return hpvm_error_set(err, -ERANGE, "hugepages: the VM needs %llu pages of %s on %s, %s %llu free",
+                                      (unsigned long long)need, ps, where,
+                                      hpvm_cpuset_count(&target) == 1 ? "which has" : "which have",
+                                      (unsigned long long)have);
+        }
+        return 0;
+}
+
+/* Emulator and IO threads sharing a CPU with a pinned vCPU steal its time: say so, do not refuse. */
+static void warn_overlap(const HpvmDomain *d, const char *prop, const char *elem, HpvmWarnings *warn)
+{
+        char list[HPVM_CPUSET_STRMAX];
+        HpvmCpuSet vcpus, other;
+
+        hpvm_domain_get_pinned(d, "vcpupin", &vcpus);
+        hpvm_domain_get_pinned(d, elem, &other);
+        hpvm_cpuset_and(&other, &vcpus);
+        if (hpvm_cpuset_is_empty(&other))
+                return;
+        hpvm_cpuset_format(&other, list, sizeof(list));
+        hpvm_warn(warn, "%s: host CPU %s also runs pinned vCPUs: they will compete for it", prop, list);
 }
 
 static int check_guestnuma(const VmStart *v, const HpvmDomain *d, HpvmError *err)
@@ -178,12 +417,20 @@ int hpvm_vmstart_rewrite(const char *in, size_t len, HpvmPropGetter get, void *o
         _cleanup_domain_ HpvmDomain *d = NULL;
         _cleanup_host_ HpvmHost *host = NULL;
         VmStart v = { 0 };
+        bool want_invtsc;
         int r;
 
         v.cputune_raw = get_prop(get, opaque, "cputune");
         v.numatune_raw = get_prop(get, opaque, "numatune");
         v.guestnuma_raw = get_prop(get, opaque, "guestnuma");
-        if (!v.cputune_raw && !v.numatune_raw && !v.guestnuma_raw) {
+        v.hugepages_raw = get_prop(get, opaque, "hugepages");
+        v.invtsc_raw = get_prop(get, opaque, "invtsc");
+        v.emulatorpin_raw = get_prop(get, opaque, "emulatorpin");
+        v.iothreads_raw = get_prop(get, opaque, "iothreads");
+        v.iothreadpin_raw = get_prop(get, opaque, "iothreadpin");
+        v.nosharepages_raw = get_prop(get, opaque, "nosharepages");
+        v.highperf_raw = get_prop(get, opaque, "highperf");
+        if (!any_prop(&v)) {
                 *ret_out = NULL;
                 *ret_len = 0;
                 return 0;
@@ -195,29 +442,80 @@ int hpvm_vmstart_rewrite(const char *in, size_t len, HpvmPropGetter get, void *o
         r = parse_props(&v, err);
         if (r < 0)
                 goto out;
+        r = check_vm(&v, d, err);
+        if (r < 0)
+                goto out;
         /* Only what is checked against the host pays for reading it. */
-        if (v.cputune_raw || v.numatune_raw) {
+        if (v.cputune_raw || v.numatune_raw || v.hugepages_raw || v.emulatorpin_raw || v.iothreadpin_raw ||
+            (v.invtsc_raw && v.invtsc) || v.highperf) {
                 r = load_host(src, &host, err);
                 if (r < 0)
                         goto out;
         }
         if ((v.cputune_raw && (r = check_cputune(&v, d, host, err)) < 0) ||
             (v.numatune_raw && (r = check_numatune(&v, d, host, err)) < 0) ||
-            (v.guestnuma_raw && (r = check_guestnuma(&v, d, err)) < 0))
+            (v.guestnuma_raw && (r = check_guestnuma(&v, d, err)) < 0) ||
+            (v.hugepages_raw && (r = check_page_sizes(&v, host, err)) < 0) ||
+            (v.emulatorpin_raw && (r = check_online("emulatorpin", NULL, 0, &v.emulatorpin, host, err)) < 0))
                 goto out;
-
-        /* Cells first: they prune memnodes the numatune check must not see. */
-        if (v.guestnuma_raw && hpvm_domain_set_guest_numa(d, &v.guestnuma, warn) < 0) {
-                r = hpvm_error_set(err, -ENOMEM, "out of memory editing the domain XML");
+        for (size_t i = 0; i < v.iothreadpin.n; i++)
+                if ((r = check_online("iothreadpin", "IO thread", v.iothreadpin.pins[i].id,
+                                      &v.iothreadpin.pins[i].cpus, host, err)) < 0)
+                        goto out;
+        if (v.invtsc_raw && v.invtsc && !host->invtsc) {
+                r = hpvm_error_set(err, -ENODEV, "invtsc: the host CPU has no invariant TSC "
+                                   "(its flags lack constant_tsc or nonstop_tsc), so the VM cannot require it");
                 goto out;
         }
+
+        /* Edits, in memory: nothing is written unless every later check passes too.
+         * Cells first: they prune memnodes the numatune check must not see. */
+        if (v.guestnuma_raw && hpvm_domain_set_guest_numa(d, &v.guestnuma, warn) < 0)
+                goto nomem;
         if (v.numatune_raw && (r = hpvm_domain_set_numatune(d, &v.numatune, err)) < 0)
                 goto out;
-        if (v.cputune_raw && hpvm_domain_set_vcpupins(d, &v.cputune) < 0) {
-                r = hpvm_error_set(err, -ENOMEM, "out of memory editing the domain XML");
-                goto out;
+        if (v.highperf && hpvm_profile_apply(d, v.iothreads_raw != NULL) < 0)
+                goto nomem;
+        want_invtsc = v.invtsc_raw ? v.invtsc : v.highperf && host->invtsc;
+        if (v.highperf && !v.invtsc_raw && !host->invtsc)
+                hpvm_warn(warn, "highperf: invtsc not required: the host CPU has no invariant TSC "
+                          "(its flags lack constant_tsc or nonstop_tsc)");
+        if ((v.cputune_raw && hpvm_domain_set_vcpupins(d, &v.cputune) < 0) ||
+            (v.emulatorpin_raw && hpvm_domain_set_emulatorpin(d, &v.emulatorpin) < 0) ||
+            (v.iothreads_raw && hpvm_domain_set_iothreads(d, v.iothreads) < 0) ||
+            (v.iothreadpin_raw && hpvm_domain_set_iothreadpins(d, &v.iothreadpin) < 0) ||
+            (v.nosharepages_raw && hpvm_domain_set_nosharepages(d, v.nosharepages) < 0) ||
+            ((v.invtsc_raw || v.highperf) && hpvm_domain_set_feature(d, "invtsc", want_invtsc) < 0))
+                goto nomem;
+        if (v.hugepages_raw) {
+                _cleanup_free_ uint64_t *cells = NULL;
+                HpvmCpuSet all_cells;
+                HpvmNumaTune nt;
+                size_t ncells = 0;
+                bool strict = hpvm_domain_get_numatune(d, &nt) && nt.mode == HPVM_NUMA_STRICT;
+
+                /* <page nodeset> names GUEST cells: with a strict binding, every cell takes huge pages. */
+                if (hpvm_domain_get_cells(d, &cells, &ncells) < 0)
+                        ncells = 0;
+                hpvm_cpuset_zero(&all_cells);
+                if (ncells)
+                        hpvm_cpuset_set_range(&all_cells, 0, (unsigned)ncells - 1);
+                if (hpvm_domain_set_hugepages(d, v.page_kib, strict && ncells ? &all_cells : NULL) < 0)
+                        goto nomem;
+                r = check_free_pages(&v, d, host, err);
+                if (r < 0)
+                        goto out;
         }
+        if (v.emulatorpin_raw)
+                warn_overlap(d, "emulatorpin", "emulatorpin", warn);
+        if (v.iothreadpin_raw)
+                warn_overlap(d, "iothreadpin", "iothreadpin", warn);
+        if (v.highperf)
+                hpvm_profile_suggest(d, warn);
         r = hpvm_domain_format(d, ret_out, ret_len, err);
+        goto out;
+nomem:
+        r = hpvm_error_set(err, -ENOMEM, "out of memory editing the domain XML");
 out:
         vmstart_clear(&v);
         return r;

@@ -17,47 +17,59 @@ typedef struct Golden {
         const char *input;      /* tests/data/domains/<input> */
         const char *sysfs;      /* tests/data/sysfs/<tree>, or NULL */
         const char *caps;       /* tests/data/caps/<file>, or NULL */
-        const char *cputune, *numatune, *guestnuma;
+        const char *props[12];  /* "name=value", as vdsm puts them in the environment */
         size_t warnings;
 } Golden;
 
 static const Golden goldens[] = {
         { "engine-all", "engine.xml", "numa2", NULL,
-          "0#0,1#2,2#4,3#6", "strict#0", "0-7#4G,8-15#4G", 0 },
+          { "cputune=0#0,1#2,2#4,3#6", "numatune=strict#0", "guestnuma=0-7#4G,8-15#4G" }, 0 },
         { "engine-cputune-commas", "engine.xml", "numa2", NULL,
-          "0#0-3,^1,6,1#1,3,5,7,15#7", NULL, NULL, 0 },
-        { "engine-numatune-only", "engine.xml", "numa2", NULL,
-          NULL, "0-1", NULL, 0 },
-        { "engine-guestnuma-only", "engine.xml", NULL, NULL,
-          NULL, NULL, "0-3,8-11#2G,4-7,12-15#6G", 0 },
+          { "cputune=0#0-3,^1,6,1#1,3,5,7,15#7" }, 0 },
+        { "engine-numatune-only", "engine.xml", "numa2", NULL, { "numatune=0-1" }, 0 },
+        { "engine-guestnuma-only", "engine.xml", NULL, NULL, { "guestnuma=0-3,8-11#2G,4-7,12-15#6G" }, 0 },
         { "engine-caps-4node", "engine.xml", NULL, "caps-4node.xml",
-          "0#0,1#8,2#1,3#9,4#4,5#12", "interleave#0-1", "0-7#4194304,8-15#4096M", 0 },
+          { "cputune=0#0,1#8,2#1,3#9,4#4,5#12", "numatune=interleave#0-1", "guestnuma=0-7#4194304,8-15#4096M" }, 0 },
         { "dump-2cells", "libvirt-dump.xml", "numa2", NULL,
-          "0#0,1#2", "preferred#1", "0-2#6G,3-5#6G", 1 },
+          { "cputune=0#0,1#2", "numatune=preferred#1", "guestnuma=0-2#6G,3-5#6G" }, 1 },
         { "dump-4cells", "libvirt-dump.xml", "numa2", NULL,
-          "5#1", NULL, "0#3G,1#3G,2-3#3G,4-5#3G", 0 },
+          { "cputune=5#1", "guestnuma=0#3G,1#3G,2-3#3G,4-5#3G" }, 0 },
         { "compact-all", "compact.xml", "numa2", NULL,
-          "0#1,1#3", "interleave#0-1", "0-1#2G,2-3#2G", 0 },
+          { "cputune=0#1,1#3", "numatune=interleave#0-1", "guestnuma=0-1#2G,2-3#2G" }, 0 },
         { "tabs-all", "tabs.xml", "numa4-cpuless", NULL,
-          "0#0-7,1#8-15", "2", "0#1G,1#1G", 0 },
-        { "nonuma-pins", "tabs.xml", "nonuma", NULL,
-          "0#0,1#1-3", "strict#0", NULL, 0 },
+          { "cputune=0#0-7,1#8-15", "numatune=2", "guestnuma=0#1G,1#1G" }, 0 },
+        { "nonuma-pins", "tabs.xml", "nonuma", NULL, { "cputune=0#0,1#1-3", "numatune=strict#0" }, 0 },
+        /* The High Performance profile and its properties. */
+        { "engine-highperf", "engine.xml", "numa1", NULL, { "highperf=true" }, 7 },
+        { "engine-highperf-no-invtsc-host", "engine.xml", "numa2", NULL, { "highperf=yes" }, 8 },
+        { "engine-highperf-invtsc-false", "engine.xml", "numa1", NULL, { "highperf=1", "invtsc=false" }, 7 },
+        { "engine-highperf-full", "engine.xml", NULL, "caps-8node.xml",
+          { "highperf=TRUE", "cputune=0#8,1#9,2#10,3#11,4#12,5#13,6#14,7#15,8#16,9#17,10#18,11#19,12#20,13#21,14#22,15#23",
+            "numatune=strict#1-2", "guestnuma=0-7#4G,8-15#4G", "hugepages=1G", "emulatorpin=0-1",
+            "iothreads=2", "iothreadpin=1#2,2#3", "nosharepages=true" }, 0 },
+        { "tabs-hugepages-2m", "tabs.xml", NULL, "caps-8node.xml", { "hugepages=2048", "numatune=strict#0-1" }, 0 },
+        { "tabs-hugepages-1g-cells", "tabs.xml", "numa2", NULL,
+          { "hugepages=1G", "numatune=strict#0", "guestnuma=0#1G,1#1G" }, 0 },
+        { "dump-hugepages-memnodes", "libvirt-dump.xml", NULL, "caps-8node.xml",
+          { "hugepages=1g", "numatune=strict#0-1" }, 0 },
+        { "dump-pins-overlap", "libvirt-dump.xml", "numa1", NULL,
+          { "emulatorpin=3", "iothreadpin=1#2", "nosharepages=yes", "invtsc=true" }, 1 },
+        { "dump-nosharepages-off", "libvirt-dump.xml", "numa1", NULL, { "nosharepages=false", "invtsc=0" }, 0 },
+        { "usb-hostdev-no-profile", "usb-hostdev.xml", "numa1", NULL, { "iothreads=4", "iothreadpin=4#0-3" }, 0 },
 };
 
 typedef struct Props {
-        const char *cputune, *numatune, *guestnuma;
+        const char *const *kv;
 } Props;
 
 static const char *get(const char *name, void *opaque)
 {
         const Props *p = opaque;
+        size_t n = strlen(name);
 
-        if (!strcmp(name, "cputune"))
-                return p->cputune;
-        if (!strcmp(name, "numatune"))
-                return p->numatune;
-        if (!strcmp(name, "guestnuma"))
-                return p->guestnuma;
+        for (size_t i = 0; i < 12 && p->kv[i]; i++)
+                if (!strncmp(p->kv[i], name, n) && p->kv[i][n] == '=')
+                        return p->kv[i] + n + 1;
         return NULL;
 }
 
@@ -84,7 +96,7 @@ static void assert_libvirt_accepts(const char *name, const char *xml)
 static int rewrite(const char *in, size_t len, const Golden *g, char **out, size_t *outlen,
                    HpvmWarnings *warn, HpvmError *err)
 {
-        Props p = { g->cputune, g->numatune, g->guestnuma };
+        Props p = { g->props };
         _cleanup_free_ char *sysfs = NULL, *caps = NULL;
         HpvmHostSource src = { 0 };
         char rel[256];
@@ -138,7 +150,8 @@ END_TEST
 START_TEST(test_inputs_are_valid)
 {
         /* The fixtures themselves are good domains: failures above are the rewrite's. */
-        static const char *const inputs[] = { "engine.xml", "libvirt-dump.xml", "compact.xml", "tabs.xml" };
+        static const char *const inputs[] = { "engine.xml", "libvirt-dump.xml", "compact.xml", "tabs.xml",
+                                              "windows.xml", "windows-osinfo-only.xml", "usb-hostdev.xml" };
         char rel[256], why[1024];
 
         for (size_t i = 0; i < HPVM_ARRAY_SIZE(inputs); i++) {
@@ -155,7 +168,7 @@ END_TEST
 
 START_TEST(test_no_property_no_output)
 {
-        static const Golden none = { "none", "engine.xml", "numa2", NULL, NULL, "", NULL, 0 };
+        static const Golden none = { "none", "engine.xml", "numa2", NULL, { "numatune=", "other=1" }, 0 };
         _cleanup_free_ char *p = th_src("tests/data/domains/engine.xml"), *in = NULL;
         char *out = (char *)"untouched";
         size_t len, outlen = 7;
@@ -173,45 +186,93 @@ END_TEST
 typedef struct Refusal {
         const char *input;
         const char *sysfs;
-        const char *cputune, *numatune, *guestnuma;
+        const char *props[6];
         int code;
         const char *msg;
 } Refusal;
 
 static const Refusal refusals[] = {
-        { "engine.xml", "numa2", "16#0", NULL, NULL, -ERANGE,
+        { "engine.xml", "numa2", { "cputune=16#0" }, -ERANGE,
           "cputune: vCPU 16 does not exist (the VM has 16 vCPUs: 0-15)" },
-        { "engine.xml", "numa2", "0#0,1#8", NULL, NULL, -ERANGE,
+        { "engine.xml", "numa2", { "cputune=0#0,1#8" }, -ERANGE,
           "cputune: vCPU 1: host CPU 8 is not online (online CPUs: 0-7)" },
-        { "tabs.xml", "numa4-cpuless", "0#19", NULL, NULL, -ERANGE,
+        { "tabs.xml", "numa4-cpuless", { "cputune=0#19" }, -ERANGE,
           "cputune: vCPU 0: host CPU 19 is not online (online CPUs: 0-18)" },
-        { "engine.xml", "numa2", NULL, "strict#2", NULL, -ERANGE,
+        { "engine.xml", "numa2", { "numatune=strict#2" }, -ERANGE,
           "numatune: host NUMA node 2 does not exist or has no memory (nodes with memory: 0-1)" },
-        { "tabs.xml", "numa4-cpuless", NULL, "interleave#2-3", NULL, -ERANGE,
+        { "tabs.xml", "numa4-cpuless", { "numatune=interleave#2-3" }, -ERANGE,
           "numatune: host NUMA node 3 does not exist or has no memory (nodes with memory: 0-2)" },
-        { "libvirt-dump.xml", "nonuma", NULL, "strict#0", NULL, -ERANGE,
+        { "libvirt-dump.xml", "nonuma", { "numatune=strict#0" }, -ERANGE,
           "numatune: strict binding to node 0 offers 4 GiB of memory, the VM needs 12 GiB" },
-        { "libvirt-dump.xml", "nonuma", NULL, "restrictive#0", NULL, -EINVAL,
+        { "libvirt-dump.xml", "nonuma", { "numatune=restrictive#0" }, -EINVAL,
           "numatune: restrictive binding to node 0 offers 4 GiB of memory, the VM needs 12 GiB" },
-        { "engine.xml", NULL, NULL, NULL, "0-7#4G,7-15#4G", -EINVAL,
+        { "engine.xml", NULL, { "guestnuma=0-7#4G,7-15#4G" }, -EINVAL,
           "guestnuma: vCPU 7 is in cell 1 and in an earlier cell (cells must not share vCPUs)" },
-        { "engine.xml", NULL, NULL, NULL, "0-7#4G,8-14#4G", -EINVAL,
+        { "engine.xml", NULL, { "guestnuma=0-7#4G,8-14#4G" }, -EINVAL,
           "guestnuma: vCPU 15 is in no cell (every one of the VM's 16 vCPUs needs one)" },
-        { "engine.xml", NULL, NULL, NULL, "0-7#4G,8-16#4G", -ERANGE,
+        { "engine.xml", NULL, { "guestnuma=0-7#4G,8-16#4G" }, -ERANGE,
           "guestnuma: cell 1: vCPU 16 does not exist (the VM has 16 vCPUs: 0-15)" },
-        { "engine.xml", NULL, NULL, NULL, "0-7#4G,8-15#2G", -EINVAL,
+        { "engine.xml", NULL, { "guestnuma=0-7#4G,8-15#2G" }, -EINVAL,
           "guestnuma: the cells add up to 6 GiB, the VM has 8 GiB of memory" },
-        { "libvirt-dump.xml", "numa2", NULL, "restrictive#0", NULL, -EINVAL,
+        { "libvirt-dump.xml", "numa2", { "numatune=restrictive#0" }, -EINVAL,
           "numatune: mode 'restrictive' conflicts with the VM's <numatune><memnode mode='strict'> "
           "(libvirt needs 'restrictive' in both or in neither)" },
-        { "engine.xml", "numa2", "0#0-3,9x", NULL, NULL, -EINVAL,
+        { "engine.xml", "numa2", { "cputune=0#0-3,9x" }, -EINVAL,
           "cputune: '0#0-3,9x': '9x' is not a CPU number" },
+        /* hugepages: size offered, whole pages, enough free where libvirt will take them */
+        { "tabs.xml", "numa2", { "hugepages=16M" }, -ERANGE,
+          "hugepages: the host has no 16 MiB pages (it offers 2 MiB, 1 GiB)" },
+        { "tabs.xml", "nonuma", { "hugepages=16M" }, -ERANGE,
+          "hugepages: the host has no 16 MiB pages (it offers 2 MiB, 1 GiB)" },
+        { "tabs.xml", "numa2", { "hugepages=3000" }, -EINVAL,
+          "hugepages: '3000': 3000 KiB is not a power of two of at least 4 KiB" },
+        { "tabs.xml", "numa2", { "hugepages=2M", "numatune=strict#1" }, -ERANGE,
+          "hugepages: the VM needs 1024 pages of 2 MiB on node 1, which has 100 free" },
+        { "tabs.xml", "numa2", { "hugepages=2M" }, -ERANGE,
+          "hugepages: the VM needs 1024 pages of 2 MiB, the host has 612 free" },
+        { "tabs.xml", "numa2", { "hugepages=2M", "numatune=preferred#0" }, -ERANGE,
+          "hugepages: the VM needs 1024 pages of 2 MiB, the host has 612 free" },
+        { "tabs.xml", "nonuma", { "hugepages=1G" }, -ERANGE,
+          "hugepages: the VM needs 2 pages of 1 GiB, the host has 0 free" },
+        { "libvirt-dump.xml", "numa2", { "hugepages=1G", "numatune=strict#0-1" }, -ERANGE,
+          "hugepages: the VM needs 4 pages of 1 GiB on node 1, which has 0 free" },
+        { "compact.xml", "numa2", { "hugepages=1G", "guestnuma=0-1#1536M,2-3#2560M" }, -EINVAL,
+          "hugepages: guest NUMA cell 0 has 1.5 GiB of memory, not a whole number of 1 GiB pages" },
+        /* invtsc, pins, IO threads, booleans */
+        { "engine.xml", "numa2", { "invtsc=true" }, -ENODEV,
+          "invtsc: the host CPU has no invariant TSC (its flags lack constant_tsc or nonstop_tsc), "
+          "so the VM cannot require it" },
+        { "engine.xml", "numa2", { "emulatorpin=0,8" }, -ERANGE,
+          "emulatorpin: host CPU 8 is not online (online CPUs: 0-7)" },
+        { "libvirt-dump.xml", "numa2", { "iothreadpin=1#0,2#1" }, -ERANGE,
+          "iothreadpin: IO thread 2 does not exist (the VM has 1 IO thread: 1)" },
+        { "engine.xml", "numa2", { "iothreadpin=1#0" }, -ERANGE,
+          "iothreadpin: IO thread 1 does not exist (the VM has no IO threads: set iothreads)" },
+        { "engine.xml", "numa2", { "iothreads=2", "iothreadpin=3#0" }, -ERANGE,
+          "iothreadpin: IO thread 3 does not exist (the VM has 2 IO threads: 1-2)" },
+        { "engine.xml", "numa2", { "iothreadpin=1#0,2#9", "iothreads=4" }, -ERANGE,
+          "iothreadpin: IO thread 2: host CPU 9 is not online (online CPUs: 0-7)" },
+        { "engine.xml", "numa2", { "iothreads=65" }, -ERANGE,
+          "iothreads: '65': out of range (expected a whole number from 1 to 64)" },
+        { "engine.xml", "numa2", { "highperf=maybe" }, -EINVAL,
+          "highperf: 'maybe': not a boolean (expected true|false|yes|no|1|0)" },
+        { "engine.xml", "numa2", { "nosharepages=on" }, -EINVAL,
+          "nosharepages: 'on': not a boolean (expected true|false|yes|no|1|0)" },
+        /* The profile refuses what it cannot honour. */
+        { "windows.xml", "numa1", { "highperf=true" }, -EINVAL,
+          "highperf: the High Performance profile is for non-Windows guests, and this VM is Windows: "
+          "its libosinfo metadata names a Microsoft Windows OS" },
+        { "windows-osinfo-only.xml", "numa1", { "highperf=true" }, -EINVAL,
+          "highperf: the High Performance profile is for non-Windows guests, and this VM is Windows: "
+          "its libosinfo metadata names a Microsoft Windows OS" },
+        { "usb-hostdev.xml", "numa1", { "highperf=true" }, -EINVAL,
+          "highperf: the profile turns USB off, but the VM has a USB host device (<hostdev type='usb'>)" },
 };
 
 START_TEST(test_refusal)
 {
         const Refusal *t = &refusals[_i];
-        Golden g = { "refusal", t->input, t->sysfs, NULL, t->cputune, t->numatune, t->guestnuma, 0 };
+        Golden g = { "refusal", t->input, t->sysfs, NULL, { 0 }, 0 };
         _cleanup_free_ char *p = NULL, *in = NULL;
         char *out = (char *)"untouched";
         HpvmWarnings warn = { 0 };
@@ -220,6 +281,7 @@ START_TEST(test_refusal)
         size_t len, outlen = 0;
         int r;
 
+        memcpy(g.props, t->props, sizeof(t->props));
         snprintf(rel, sizeof(rel), "tests/data/domains/%s", t->input);
         p = th_src(rel);
         in = th_slurp(p, &len);

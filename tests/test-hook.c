@@ -187,6 +187,15 @@ static const Refusal refusals[] = {
         { { "--host-caps", "x", "--sysfs-root", "y" }, { "cputune=0#0" },
           "hpvm: before_vm_start: --host-caps and --sysfs-root exclude each other\n" },
         { { "--bogus" }, { "cputune=0#0" }, "hpvm: before_vm_start: unknown option '--bogus' (see --help)\n" },
+        { { "--sysfs-root", NUMA2 }, { "hugepages=1G" },
+          "hpvm: hugepages: the VM needs 8 pages of 1 GiB, the host has 4 free\n" },
+        { { "--sysfs-root", NUMA2 }, { "invtsc=yes" },
+          "hpvm: invtsc: the host CPU has no invariant TSC (its flags lack constant_tsc or nonstop_tsc), "
+          "so the VM cannot require it\n" },
+        { { "--sysfs-root", NUMA2 }, { "highperf=true", "iothreadpin=1#0,2#1" },
+          "hpvm: iothreadpin: IO thread 2 does not exist (the VM has 1 IO thread: 1)\n" },
+        { { "--sysfs-root", NUMA2 }, { "iothreads=0" },
+          "hpvm: iothreads: '0': out of range (expected a whole number from 1 to 64)\n" },
         { { "extra" }, { "cputune=0#0" }, "hpvm: before_vm_start: unexpected argument 'extra' (see --help)\n" },
 };
 
@@ -206,6 +215,48 @@ START_TEST(test_refusal)
                       "stderr:\n  got  %s  want %s", r.err, t->stderr_start);
         ck_assert_uint_eq(th_lines(r.err), 1);
         ck_assert_str_eq(r.out, "");
+        assert_untouched();
+        th_run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_highperf_suggestions_exit_0)
+{
+        _cleanup_free_ char *numa1 = th_src("tests/data/sysfs/numa1"), *now = NULL;
+        const char *args[] = { "--sysfs-root", numa1, NULL };
+        const char *env[] = { env_domxml, "highperf=true", "cputune=0#0,1#1", "nosharepages=true", NULL };
+        size_t len;
+        ThRun r;
+
+        run_hook(args, env, &r);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        ck_assert_str_eq(r.err,
+                         "hpvm: warning: highperf: the High Performance profile is applied; for near bare-metal speed also set:\n"
+                         "hpvm: warning: highperf:   IO-thread pinning (iothreadpin=<iothread>#<cpuset>,...)\n"
+                         "hpvm: warning: highperf:   emulator pinning (emulatorpin=<cpuset>)\n"
+                         "hpvm: warning: highperf:   guest NUMA and NUMA pinning (guestnuma=<vcpus>#<memory>,... and numatune=<mode>#<nodeset>)\n"
+                         "hpvm: warning: highperf:   huge pages (hugepages=2M or 1G)\n");
+        now = th_slurp(domxml, &len);
+        ck_assert_ptr_nonnull(strstr(now, "<cpu mode=\"host-passthrough\">"));
+        ck_assert_ptr_null(strstr(now, "<graphics"));
+        assert_folder_clean();
+        th_run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_windows_refused)
+{
+        _cleanup_free_ char *src = th_src("tests/data/domains/windows.xml");
+        const char *env[] = { env_domxml, "highperf=true", NULL };
+        ThRun r;
+
+        free(input);
+        input = th_slurp(src, &inlen);
+        th_write(domxml, input, inlen, 0600);
+        run_hook(NULL, env, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_str_eq(r.err, "hpvm: highperf: the High Performance profile is for non-Windows guests, and this VM "
+                                "is Windows: its libosinfo metadata names a Microsoft Windows OS\n");
         assert_untouched();
         th_run_clear(&r);
 }
@@ -313,6 +364,8 @@ static Suite *hook_suite(void)
         tcase_add_test(tc, test_dry_run_prints_and_leaves_file);
         tcase_add_test(tc, test_warning_is_printed_with_exit_0);
         tcase_add_loop_test(tc, test_refusal, 0, HPVM_ARRAY_SIZE(refusals));
+        tcase_add_test(tc, test_highperf_suggestions_exit_0);
+        tcase_add_test(tc, test_windows_refused);
         tcase_add_test(tc, test_long_value_refused);
         tcase_add_test(tc, test_missing_domxml);
         tcase_add_loop_test(tc, test_bad_document, 0, HPVM_ARRAY_SIZE(bad_docs));
