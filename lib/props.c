@@ -515,7 +515,7 @@ int hpvm_prop_pagesize_parse(const char *name, const char *value, uint64_t *ret_
                 return prop_fail(&prop, r, "not a page size from 4 KiB to 16 GiB");
         /* Every page size a CPU offers is a power of two. */
         if (kib < 4 || (kib & (kib - 1)))
-                return prop_fail(&prop, -EINVAL, "%llu KiB is not a power of two of at least 4 KiB",
+                return prop_fail(&prop, -ERANGE, "%llu KiB is not a power of two of at least 4 KiB",
                                  (unsigned long long)kib);
         *ret_kib = kib;
         return 0;

@@ -15,6 +15,8 @@ typedef enum Kind {
         GUESTNUMA,
         EMULATORPIN,          /* lone cpuset */
         INVTSC,               /* boolean */
+        HUGEPAGES,            /* page size */
+        IOTHREADS,            /* count 1..64 */
 } Kind;
 
 static const char *const kind_name[] = {
@@ -24,6 +26,8 @@ static const char *const kind_name[] = {
         [GUESTNUMA] = "guestnuma",
         [EMULATORPIN] = "emulatorpin",
         [INVTSC] = "invtsc",
+        [HUGEPAGES] = "hugepages",
+        [IOTHREADS] = "iothreads",
 };
 
 /* Values too long or too repetitive to write in a table. */
@@ -180,6 +184,28 @@ static int run(Kind kind, const char *value, char *out, size_t size, HpvmError *
                 snprintf(out, size, "%s", b ? "true" : "false");
                 break;
         }
+        case HUGEPAGES: {
+                uint64_t kib = 77;
+
+                r = hpvm_prop_pagesize_parse("hugepages", value, &kib, err);
+                if (r < 0) {
+                        ck_assert_uint_eq(kib, 77);
+                        break;
+                }
+                snprintf(out, size, "%llu", (unsigned long long)kib);
+                break;
+        }
+        case IOTHREADS: {
+                unsigned n = 77;
+
+                r = hpvm_prop_count_parse("iothreads", value, 1, HPVM_IOTHREADS_MAX, &n, err);
+                if (r < 0) {
+                        ck_assert_uint_eq(n, 77);
+                        break;
+                }
+                snprintf(out, size, "%u", n);
+                break;
+        }
         }
         return r;
 }
@@ -190,6 +216,8 @@ static int run(Kind kind, const char *value, char *out, size_t size, HpvmError *
 #define X_GUESTNUMA " (expected <vcpus>#<memory>[,<vcpus>#<memory>...])"
 #define X_CPUSET    " (expected <cpuset>, e.g. 0-7,^3,12)"
 #define X_BOOL      " (expected true|false|yes|no|1|0)"
+#define X_PAGE      " (expected a page size in KiB, or with K|M|G, e.g. 2048, 2M, 1G)"
+#define X_COUNT     " (expected a whole number from 1 to 64)"
 
 static const struct {
         Kind kind;
@@ -371,6 +399,29 @@ static const struct {
         BAD(INVTSC, "on", -EINVAL, NULL), BAD(INVTSC, "2", -EINVAL, NULL),
         BAD(INVTSC, " true", -EINVAL, NULL), BAD(INVTSC, "true\n", -EINVAL, NULL),
         GEN(INVTSC, JUNK_100K, -E2BIG, NULL, "value is 102400 bytes long"),
+
+        /* ------------------------------------------------ hugepages (page size) */
+        OK(HUGEPAGES, "2048", "2048"), OK(HUGEPAGES, "2M", "2048"), OK(HUGEPAGES, "2m", "2048"),
+        OK(HUGEPAGES, "1G", "1048576"), OK(HUGEPAGES, "1048576", "1048576"), OK(HUGEPAGES, "4", "4"),
+        OK(HUGEPAGES, "64K", "64"), OK(HUGEPAGES, "16G", "16777216"),
+        BAD(HUGEPAGES, "3000", -ERANGE, "hugepages: '3000': 3000 KiB is not a power of two of at least 4 KiB" X_PAGE),
+        BAD(HUGEPAGES, "2", -ERANGE, "hugepages: '2': 2 KiB is not a power of two of at least 4 KiB" X_PAGE),
+        BAD(HUGEPAGES, "0", -ERANGE, "hugepages: '0': not a page size from 4 KiB to 16 GiB" X_PAGE),
+        BAD(HUGEPAGES, "32G", -ERANGE, "hugepages: '32G': not a page size from 4 KiB to 16 GiB" X_PAGE),
+        BAD(HUGEPAGES, "2MB", -EINVAL, "hugepages: '2MB': not a size" X_PAGE),
+        BAD(HUGEPAGES, "-2M", -EINVAL, NULL), BAD(HUGEPAGES, "2 M", -EINVAL, NULL),
+        BAD(HUGEPAGES, "", -EINVAL, "hugepages: '': empty value" X_PAGE),
+        BAD(HUGEPAGES, "99999999999999999999", -EOVERFLOW, NULL),
+        BAD(HUGEPAGES, "18014398509481984T", -EOVERFLOW, NULL),
+        GEN(HUGEPAGES, JUNK_100K, -E2BIG, NULL, "value is 102400 bytes long"),
+
+        /* ------------------------------------------------ iothreads (count) */
+        OK(IOTHREADS, "1", "1"), OK(IOTHREADS, "64", "64"), OK(IOTHREADS, "008", "8"),
+        BAD(IOTHREADS, "0", -ERANGE, "iothreads: '0': out of range" X_COUNT),
+        BAD(IOTHREADS, "65", -ERANGE, "iothreads: '65': out of range" X_COUNT),
+        BAD(IOTHREADS, "-1", -EINVAL, "iothreads: '-1': not a number" X_COUNT),
+        BAD(IOTHREADS, "99999999999999999999", -EOVERFLOW, NULL),
+        BAD(IOTHREADS, "", -EINVAL, NULL), BAD(IOTHREADS, "4 ", -EINVAL, NULL),
 #undef OK
 #undef BAD
 #undef GEN

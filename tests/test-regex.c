@@ -160,17 +160,14 @@ static int hook_parse(const char *name, const char *value, char *msg, size_t siz
         } else if (strcmp(name, "hugepages") == 0) {
                 uint64_t kib;
 
-                r = strlen(value) > HPVM_PROP_MAX ? -E2BIG
-                        : hpvm_parse_size_kib(value, strlen(value), HPVM_MEM_MAX_KIB, &kib);
-                snprintf(err.msg, sizeof(err.msg), "hpvm_parse_size_kib");
+                r = hpvm_prop_pagesize_parse(name, value, &kib, &err);
         } else if (strcmp(name, "iothreads") == 0) {
-                uint64_t n = 0;
+                unsigned n;
 
                 /* 1-64 is part of the declared syntax here: the regex spells it out. */
-                r = hpvm_parse_u64(value, strlen(value), 64, &n);
-                if (r < 0 || n < 1)
+                r = hpvm_prop_count_parse(name, value, 1, HPVM_IOTHREADS_MAX, &n, &err);
+                if (r < 0)
                         r = -EINVAL;
-                snprintf(err.msg, sizeof(err.msg), "not 1-64");
         } else {
                 ck_abort_msg("no parser for property %s", name);
                 return -EINVAL;
@@ -334,6 +331,9 @@ static const struct {
         { "hugepages", "1.5G", BOTH_REFUSE },
         { "hugepages", "1P", BOTH_REFUSE },
         { "hugepages", "0", HOOK_REFUSES },
+        { "hugepages", "3000", HOOK_REFUSES },                     /* not a power of two */
+        { "hugepages", "2", HOOK_REFUSES },                        /* smaller than a base page */
+        { "hugepages", "32G", HOOK_REFUSES },                      /* no CPU has pages this large */
         { "hugepages", "8192T", HOOK_REFUSES },
         { "hugepages", "99999999999999999999", HOOK_REFUSES },
         /* booleans */
