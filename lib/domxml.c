@@ -525,6 +525,16 @@ static xmlNode *cpu_feature(const HpvmDomain *d, const char *name)
         return NULL;
 }
 
+bool hpvm_domain_cpu_can_have_features(const HpvmDomain *d)
+{
+        xmlNode *cpu = hpvm_xml_child(d->root, "cpu");
+        _cleanup_xmlchar_ xmlChar *mode = cpu ? hpvm_xml_prop(cpu, "mode") : NULL;
+
+        if (mode && !xmlStrEqual(mode, BAD_CAST "custom"))
+                return true;
+        return hpvm_xml_child(cpu, "model") != NULL;
+}
+
 int hpvm_domain_set_feature(HpvmDomain *d, const char *name, bool require)
 {
         xmlNode *cpu, *f = cpu_feature(d, name);

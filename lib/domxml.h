@@ -58,6 +58,9 @@ long hpvm_domain_iothreads(const HpvmDomain *d);
 /* <memoryBacking><nosharepages/> present (@on) or absent. */
 int hpvm_domain_set_nosharepages(HpvmDomain *d, bool on);
 
+/* libvirt takes <cpu><feature>s only with a CPU model or a host-* mode. */
+bool hpvm_domain_cpu_can_have_features(const HpvmDomain *d);
+
 /* <cpu><feature policy='require' name='@name'/> present (@require) or absent. */
 int hpvm_domain_set_feature(HpvmDomain *d, const char *name, bool require);
 

@@ -480,6 +480,11 @@ int hpvm_vmstart_rewrite(const char *in, size_t len, HpvmPropGetter get, void *o
         if (v.highperf && !v.invtsc_raw && !host->invtsc)
                 hpvm_warn(warn, "highperf: invtsc not required: the host CPU has no invariant TSC "
                           "(its flags lack constant_tsc or nonstop_tsc)");
+        if (want_invtsc && !hpvm_domain_cpu_can_have_features(d)) {
+                r = hpvm_error_set(err, -EINVAL, "invtsc: the VM's <cpu> names no CPU model, and libvirt requires "
+                                   "a feature only with one (or with host-passthrough: highperf=true)");
+                goto out;
+        }
         if ((v.cputune_raw && hpvm_domain_set_vcpupins(d, &v.cputune) < 0) ||
             (v.emulatorpin_raw && hpvm_domain_set_emulatorpin(d, &v.emulatorpin) < 0) ||
             (v.iothreads_raw && hpvm_domain_set_iothreads(d, v.iothreads) < 0) ||

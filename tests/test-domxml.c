@@ -56,6 +56,7 @@ static const Golden goldens[] = {
           { "emulatorpin=3", "iothreadpin=1#2", "nosharepages=yes", "invtsc=true" }, 1 },
         { "dump-nosharepages-off", "libvirt-dump.xml", "numa1", NULL, { "nosharepages=false", "invtsc=0" }, 0 },
         { "usb-hostdev-no-profile", "usb-hostdev.xml", "numa1", NULL, { "iothreads=4", "iothreadpin=4#0-3" }, 0 },
+        { "compact-highperf-invtsc", "compact.xml", "numa1", NULL, { "highperf=true", "invtsc=true" }, 7 },
 };
 
 typedef struct Props {
@@ -242,6 +243,9 @@ static const Refusal refusals[] = {
         { "engine.xml", "numa2", { "invtsc=true" }, -ENODEV,
           "invtsc: the host CPU has no invariant TSC (its flags lack constant_tsc or nonstop_tsc), "
           "so the VM cannot require it" },
+        { "compact.xml", "numa1", { "invtsc=true" }, -EINVAL,
+          "invtsc: the VM's <cpu> names no CPU model, and libvirt requires a feature only with one "
+          "(or with host-passthrough: highperf=true)" },
         { "engine.xml", "numa2", { "emulatorpin=0,8" }, -ERANGE,
           "emulatorpin: host CPU 8 is not online (online CPUs: 0-7)" },
         { "libvirt-dump.xml", "numa2", { "iothreadpin=1#0,2#1" }, -ERANGE,
