@@ -10,7 +10,7 @@
 #include "props.h"
 
 /*
- * Input: byte 0 picks the parser (modulo 6), the rest is the property value,
+ * Input: byte 0 picks the parser (modulo 8), the rest is the property value,
  * NUL-terminated as it would come from the environment (an embedded NUL ends
  * it, as it would there).
  */
@@ -26,11 +26,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { P_CPUTUNE, P_PINLIST, P_NUMATUNE, P_GUESTNUMA, P_CPUSET, P_BOOL, P_COUNT };
+enum { P_CPUTUNE, P_PINLIST, P_NUMATUNE, P_GUESTNUMA, P_CPUSET, P_BOOL, P_PAGESIZE, P_NUMBER, P_COUNT };
 
-/* iothreadpin-like pin list: ids 1..64. */
+/* iothreadpin as before_vm_start reads it. */
 #define PIN_FIRST 1
-#define PIN_LAST 64
+#define PIN_LAST HPVM_IOTHREADS_MAX
 
 /* Success: nothing in err. */
 static void check_quiet(const HpvmError *err)
@@ -146,7 +146,7 @@ static void fuzz_pins(bool cputune, const char *value)
         memset(&sentinel, 0xa5, sizeof(sentinel));
         l = sentinel;
         r = cputune ? hpvm_prop_cputune_parse(value, &l, &err)
-                    : hpvm_prop_pinlist_parse(name, value, first, last, "IOThread", &l, &err);
+                    : hpvm_prop_pinlist_parse(name, value, first, last, "IO thread", &l, &err);
         if (r < 0) {
                 check_failure(name, value, r, &err);
                 CHECK(!memcmp(&l, &sentinel, sizeof(l)), "%s: *ret changed on failure", name);
@@ -161,7 +161,7 @@ static void fuzz_pins(bool cputune, const char *value)
         pins_text(&l, &text);
         if (!text.over) {
                 r = cputune ? hpvm_prop_cputune_parse(text.buf, &back, &err2)
-                            : hpvm_prop_pinlist_parse(name, text.buf, first, last, "IOThread", &back, &err2);
+                            : hpvm_prop_pinlist_parse(name, text.buf, first, last, "IO thread", &back, &err2);
                 CHECK(r == 0, "%s: canonical '%s' refused: %s", name, text.buf, err2.msg);
                 CHECK(same_pins(&l, &back), "%s: '%s' and its canonical '%s' differ", name, value, text.buf);
                 hpvm_pinlist_clear(&back);
@@ -286,17 +286,60 @@ static void fuzz_bool(const char *value)
         int r;
 
         memcpy(&b, &sentinel, 1);
-        r = hpvm_prop_bool_parse("hugepages", value, &b, &err);
+        r = hpvm_prop_bool_parse("nosharepages", value, &b, &err);
+        if (r < 0) {
+                check_failure("nosharepages", value, r, &err);
+                CHECK(!memcmp(&b, &sentinel, 1), "nosharepages: *ret changed on failure");
+                return;
+        }
+        CHECK(r == 0, "nosharepages: returned %d", r);
+        check_quiet(&err);
+        CHECK(strlen(value) <= 5, "nosharepages: '%s' accepted as a boolean", value);
+        r = hpvm_prop_bool_parse("nosharepages", b ? "TRUE" : "no", &back, &err2);
+        CHECK(r == 0 && back == b, "nosharepages: '%s' does not round-trip", value);
+}
+
+static void fuzz_pagesize(const char *value)
+{
+        HpvmError err = { 0 }, err2 = { 0 };
+        uint64_t kib = UINT64_C(0xa5a5a5a5a5a5a5a5), back;
+        char text[32];
+        int r;
+
+        r = hpvm_prop_pagesize_parse("hugepages", value, &kib, &err);
         if (r < 0) {
                 check_failure("hugepages", value, r, &err);
-                CHECK(!memcmp(&b, &sentinel, 1), "hugepages: *ret changed on failure");
+                CHECK(kib == UINT64_C(0xa5a5a5a5a5a5a5a5), "hugepages: *ret changed on failure");
                 return;
         }
         CHECK(r == 0, "hugepages: returned %d", r);
         check_quiet(&err);
-        CHECK(strlen(value) <= 5, "hugepages: '%s' accepted as a boolean", value);
-        r = hpvm_prop_bool_parse("hugepages", b ? "TRUE" : "no", &back, &err2);
-        CHECK(r == 0 && back == b, "hugepages: '%s' does not round-trip", value);
+        CHECK(kib >= 4 && kib <= HPVM_PAGE_MAX_KIB && !(kib & (kib - 1)), "hugepages: '%s' gave %llu KiB", value,
+              (unsigned long long)kib);
+        snprintf(text, sizeof(text), "%llu", (unsigned long long)kib);
+        r = hpvm_prop_pagesize_parse("hugepages", text, &back, &err2);
+        CHECK(r == 0 && back == kib, "hugepages: '%s' does not round-trip", text);
+}
+
+static void fuzz_count(const char *value)
+{
+        HpvmError err = { 0 }, err2 = { 0 };
+        unsigned n = 0xa5a5a5a5u, back;
+        char text[16];
+        int r;
+
+        r = hpvm_prop_count_parse("iothreads", value, 1, HPVM_IOTHREADS_MAX, &n, &err);
+        if (r < 0) {
+                check_failure("iothreads", value, r, &err);
+                CHECK(n == 0xa5a5a5a5u, "iothreads: *ret changed on failure");
+                return;
+        }
+        CHECK(r == 0, "iothreads: returned %d", r);
+        check_quiet(&err);
+        CHECK(n >= 1 && n <= HPVM_IOTHREADS_MAX, "iothreads: '%s' gave %u", value, n);
+        snprintf(text, sizeof(text), "%u", n);
+        r = hpvm_prop_count_parse("iothreads", text, 1, HPVM_IOTHREADS_MAX, &back, &err2);
+        CHECK(r == 0 && back == n, "iothreads: '%s' does not round-trip", text);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -318,6 +361,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case P_GUESTNUMA: fuzz_guestnuma(value); break;
         case P_CPUSET: fuzz_cpuset(value); break;
         case P_BOOL: fuzz_bool(value); break;
+        case P_PAGESIZE: fuzz_pagesize(value); break;
+        case P_NUMBER: fuzz_count(value); break;
         }
         free(value);
         return 0;

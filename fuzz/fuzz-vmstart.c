@@ -1,10 +1,14 @@
 /* fuzz-vmstart.c: libFuzzer target for the whole before_vm_start rewrite: the output re-parses, a second run changes nothing, errors are one line. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <libxml/xmlerror.h>
 
 #include "domxml.h"
 #include "vmstart.h"
@@ -36,6 +40,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char caps_path[4096];
+
+/*
+ * Library code never prints: a libxml2 message that reaches its generic
+ * handler would be extra lines on the hook's stderr, where the contract
+ * allows exactly one.
+ */
+static void no_print(void *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void no_print(void *ctx, const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "fuzz-vmstart: libxml2 printed: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        abort();
+}
 
 typedef struct Props {
         size_t n;
@@ -95,6 +117,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 fprintf(stderr, "fuzz-vmstart: cannot read %s: set HPVM_SRCDIR to the source folder\n", caps_path);
                 exit(1);
         }
+        xmlSetGenericErrorFunc(NULL, no_print);
         return 0;
 }
 
@@ -149,7 +172,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(r == 0, "second run refused its own output: %s\n--- output:\n%s", err2.msg, out);
         CHECK(out2 && out2_len == out_len && !memcmp(out, out2, out_len),
               "not idempotent\n--- first:\n%s\n--- second:\n%s", out, out2 ? out2 : "(null)");
-        CHECK(warn2.n == 0, "second run warns: %s", warn2.msg[0]);
+        /* Removals warn once; what the result still lacks (profile suggestions) is said again, no more. */
+        for (size_t i = 0; i < warn2.n; i++) {
+                bool seen = false;
+
+                for (size_t j = 0; j < warn.n && !seen; j++)
+                        seen = !strcmp(warn2.msg[i], warn.msg[j]);
+                CHECK(seen, "the second run has a new warning: %s", warn2.msg[i]);
+        }
 done:
         if (out != (char *)(uintptr_t)0xa5a5a5a5)
                 free(out);

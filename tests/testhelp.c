@@ -2,12 +2,14 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -117,6 +119,15 @@ static char *read_fd_all(int fd)
 
 void th_run(const char *const argv[], const char *const env[], int timeout_s, ThRun *ret)
 {
+        static const ThLimits none = { .uid = -1 };
+
+        th_run_limited(argv, env, timeout_s, &none, ret);
+}
+
+void th_run_limited(const char *const argv[], const char *const env[], int timeout_s, const ThLimits *lim,
+                    ThRun *ret)
+{
+        struct rusage ru;
         char outname[] = "/tmp/hpvm-out-XXXXXX", errname[] = "/tmp/hpvm-err-XXXXXX";
         int outfd = mkstemp(outname), errfd = mkstemp(errname);
         struct timespec start, now;
@@ -144,12 +155,21 @@ void th_run(const char *const argv[], const char *const env[], int timeout_s, Th
                 dup2(devnull, 0);
                 dup2(outfd, 1);
                 dup2(errfd, 2);
+                if (lim->as_bytes) {
+                        struct rlimit rl = { lim->as_bytes, lim->as_bytes };
+
+                        if (setrlimit(RLIMIT_AS, &rl) < 0)
+                                _exit(126);
+                }
+                if (lim->uid >= 0 && (setgroups(0, NULL) < 0 || setresgid((gid_t)lim->uid, (gid_t)lim->uid, (gid_t)lim->uid) < 0 ||
+                                      setresuid((uid_t)lim->uid, (uid_t)lim->uid, (uid_t)lim->uid) < 0))
+                        _exit(126);
                 execve(argv[0], (char *const *)argv, (char *const *)envp);
                 _exit(127);
         }
         clock_gettime(CLOCK_MONOTONIC, &start);
         for (;;) {
-                pid_t w = waitpid(pid, &status, WNOHANG);
+                pid_t w = wait4(pid, &status, WNOHANG, &ru);
 
                 if (w == pid)
                         break;
@@ -161,6 +181,9 @@ void th_run(const char *const argv[], const char *const env[], int timeout_s, Th
                 }
                 usleep(1000);
         }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ret->seconds = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+        ret->maxrss_kb = ru.ru_maxrss;
         ret->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         ret->out = read_fd_all(outfd);
         ret->err = read_fd_all(errfd);

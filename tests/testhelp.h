@@ -28,13 +28,23 @@ typedef struct ThRun {
         int status;     /* exit code, or 128+signal */
         char *out;      /* stdout, NUL-terminated */
         char *err;      /* stderr, NUL-terminated */
+        long maxrss_kb; /* peak resident memory of the child */
+        double seconds; /* wall time */
 } ThRun;
+
+typedef struct ThLimits {
+        long uid;            /* run as this uid/gid when >= 0 (needs root) */
+        size_t as_bytes;     /* RLIMIT_AS when > 0 */
+} ThLimits;
 
 /*
  * Run @argv[0] (a path) with only PATH and LC_ALL=C.UTF-8 plus the "K=V" strings in
  * @env (NULL-terminated, may be NULL). Waits at most @timeout_s seconds, then kills it.
  */
 void th_run(const char *const argv[], const char *const env[], int timeout_s, ThRun *ret);
+/* The same with an identity and a memory limit for the child. */
+void th_run_limited(const char *const argv[], const char *const env[], int timeout_s, const ThLimits *lim,
+                    ThRun *ret);
 void th_run_clear(ThRun *r);
 
 /* Count of '\n' in @s. */
