@@ -681,18 +681,19 @@ static void prune_cell_refs(HpvmDomain *d, xmlNode *numa, size_t ncells, HpvmWar
         xmlNode *next;
 
         HPVM_XML_FOREACH(cell, numa, "cell") {
-                xmlNode *dist = hpvm_xml_child(cell, "distances");
-
-                if (!dist)
-                        continue;
-                for (xmlNode *s = hpvm_xml_child(dist, "sibling"); s; s = next) {
-                        next = hpvm_xml_next(s, "sibling");
-                        if (id_attr(s, "id", HPVM_VCPU_MAX) < 0 ||
-                            (size_t)id_attr(s, "id", HPVM_VCPU_MAX) >= ncells)
-                                hpvm_domain_remove(s);
+                /* Every <distances>, not only the first: a stale sibling left in a second one
+                 * would be removed by the next run, and twice must be once. */
+                for (xmlNode *dist = hpvm_xml_child(cell, "distances"), *dnext; dist; dist = dnext) {
+                        dnext = hpvm_xml_next(dist, "distances");
+                        for (xmlNode *s = hpvm_xml_child(dist, "sibling"); s; s = next) {
+                                next = hpvm_xml_next(s, "sibling");
+                                if (id_attr(s, "id", HPVM_VCPU_MAX) < 0 ||
+                                    (size_t)id_attr(s, "id", HPVM_VCPU_MAX) >= ncells)
+                                        hpvm_domain_remove(s);
+                        }
+                        if (!hpvm_xml_child(dist, "sibling"))
+                                hpvm_domain_remove(dist);
                 }
-                if (!hpvm_xml_child(dist, "sibling"))
-                        hpvm_domain_remove(dist);
         }
         for (xmlNode *mn = hpvm_xml_child(numatune, "memnode"); mn; mn = next) {
                 long id = id_attr(mn, "cellid", HPVM_VCPU_MAX);

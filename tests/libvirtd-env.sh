@@ -18,6 +18,7 @@ HPVM_LV_STATE=            # our folder for logs; set once we start something
 HPVM_LV_PIDS=             # "name:pid" of every daemon we started, newest first
 HPVM_LV_REUSED=0
 HPVM_LV_KVM_SAVED=        # "group mode" of /dev/kvm before we opened it up
+HPVM_LV_HUGETLBFS=        # where we mounted hugetlbfs, to unmount at stop
 
 hpvm_lv_log() {
         printf 'libvirtd-env: %s\n' "$*" >&2
@@ -69,6 +70,25 @@ hpvm_lv_fix_kvm() {
         HPVM_LV_KVM_SAVED="$_grp $_mode"
         chgrp kvm /dev/kvm && chmod 0660 /dev/kvm &&
                 hpvm_lv_log "/dev/kvm was $_grp $_mode: set to kvm 0660 (Debian's udev default) until stop"
+}
+
+# libvirt looks for hugetlbfs mounts when it starts: mount one first if the
+# host has none, so a guest backed by huge pages can start.
+hpvm_lv_mount_hugetlbfs() {
+        grep -q ' hugetlbfs ' /proc/mounts && return 0
+        if mkdir -p /dev/hugepages && mount -t hugetlbfs hugetlbfs /dev/hugepages; then
+                HPVM_LV_HUGETLBFS=/dev/hugepages
+                hpvm_lv_log "mounted hugetlbfs at /dev/hugepages until stop"
+        else
+                hpvm_lv_log "cannot mount hugetlbfs: guests backed by huge pages cannot start here"
+        fi
+        return 0
+}
+
+hpvm_lv_umount_hugetlbfs() {
+        [ -n "$HPVM_LV_HUGETLBFS" ] || return 0
+        umount "$HPVM_LV_HUGETLBFS" && hpvm_lv_log "unmounted hugetlbfs from $HPVM_LV_HUGETLBFS"
+        HPVM_LV_HUGETLBFS=
 }
 
 hpvm_lv_restore_kvm() {
@@ -133,6 +153,7 @@ hpvm_libvirtd_start() {
                 hpvm_lv_log "created system user libvirt-qemu"
         fi
         hpvm_lv_fix_kvm
+        hpvm_lv_mount_hugetlbfs
         mkdir -p /run/libvirt /var/log/libvirt/qemu /var/lib/libvirt/qemu \
                  /var/cache/libvirt/qemu || return 1
 
@@ -195,6 +216,7 @@ hpvm_libvirtd_stop() {
         if [ "$HPVM_LV_REUSED" = 1 ]; then
                 HPVM_LV_REUSED=0
 HPVM_LV_KVM_SAVED=        # "group mode" of /dev/kvm before we opened it up
+HPVM_LV_HUGETLBFS=        # where we mounted hugetlbfs, to unmount at stop
                 return 0
         fi
         # Newest first: libvirtd before the virtlogd it logs through.
@@ -203,6 +225,7 @@ HPVM_LV_KVM_SAVED=        # "group mode" of /dev/kvm before we opened it up
         done
         HPVM_LV_PIDS=
         hpvm_lv_restore_kvm
+        hpvm_lv_umount_hugetlbfs
         if [ -n "$HPVM_LV_STATE" ]; then
                 rm -rf "$HPVM_LV_STATE"
                 HPVM_LV_STATE=

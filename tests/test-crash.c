@@ -389,7 +389,7 @@ START_TEST(test_hook_killed)
         snprintf(size, sizeof(size), "%zu-byte domain XML, %d vCPUs, normal run %.0f ms", v[0].len, VCPUS,
                  (double)full_us / 1000);
         report("before_vm_start", size, &t);
-        ck_assert_msg(t.runs >= 20, "only %u runs fit in the time budget", t.runs);
+        ck_assert_msg(t.runs >= 10, "only %u runs fit in the time budget", t.runs);
 
         free(v[0].data);
         free(v[1].data);
@@ -471,7 +471,7 @@ START_TEST(test_replace_durable_killed)
         snprintf(size, sizeof(size), "%zu/%zu-byte state file, normal run %.1f ms", v[0].len, v[1].len,
                  (double)full_us / 1000);
         report("hpvm_file_replace(durable=true)", size, &t);
-        ck_assert_msg(t.runs >= 20, "only %u runs fit in the time budget", t.runs);
+        ck_assert_msg(t.runs >= 10, "only %u runs fit in the time budget", t.runs);
 
         free(v[0].data);
         free(v[1].data);

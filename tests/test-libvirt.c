@@ -22,6 +22,8 @@
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 
+#include "testhelp.h"
+
 #define URI "qemu:///system"
 #define MAX_CPUS 8192           /* bound for the host cpulists read from sysfs */
 #define GUEST_VCPUS 2           /* what tests/data/integration/tcg-guest.xml says */
@@ -37,6 +39,7 @@ static char g_xmlpath[PATH_MAX + 16];      /* the copy the hook edits */
 static int g_cpu_lo, g_cpu_hi;          /* lowest and highest online host CPU */
 static int g_node;                      /* lowest online host NUMA node */
 static int g_node_hi;                   /* highest online host NUMA node */
+static long g_nr_2m = -1;               /* 2 MiB pages reserved before the suite: restored after */
 
 static double now_ms(void)
 {
@@ -398,6 +401,13 @@ static void suite_setup(void)
         /* A kernel without NUMA shows no node folder: everything is node 0. */
         if (!sysfs_range("/sys/devices/system/node/online", &g_node, &g_node_hi))
                 g_node = g_node_hi = 0;
+        {
+                char *v = read_all("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", &(size_t){ 0 });
+
+                if (v)
+                        g_nr_2m = strtol(v, NULL, 10);
+                free(v);
+        }
         virSetErrorFunc(NULL, quiet_libvirt);
         fact("host: online CPUs %d..%d, NUMA nodes %d..%d; guest %s, files in %s",
              g_cpu_lo, g_cpu_hi, g_node, g_node_hi, g_name, g_tmpdir);
@@ -411,6 +421,18 @@ static void suite_teardown(void)
         /* Also runs when a test failed or timed out in its forked child. */
         if (remove_guest())
                 fact("teardown: destroyed and undefined %s", g_name);
+        /* A failed huge page case cannot restore the reservation from its forked child. */
+        if (g_nr_2m >= 0) {
+                char buf[32];
+                int fd = open("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", O_WRONLY);
+
+                snprintf(buf, sizeof(buf), "%ld\n", g_nr_2m);
+                if (fd >= 0) {
+                        if (write(fd, buf, strlen(buf)) < 0)
+                                fact("teardown: cannot restore nr_hugepages to %ld", g_nr_2m);
+                        close(fd);
+                }
+        }
         d = opendir(g_tmpdir);
         if (d) {
                 while ((e = readdir(d))) {
@@ -646,6 +668,261 @@ START_TEST(test_running_guest_has_hook_settings)
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------- the High Performance profile */
+
+/* Run the hook on g_xmlpath with "name=value" properties; returns the exit code, stderr in *ret_err. */
+static int run_hook_props(const char *const *props, char **ret_err)
+{
+        char hook[PATH_MAX], domxml[PATH_MAX + 32];
+        const char *argv[] = { hook, NULL };
+        const char *env[16] = { domxml };
+        size_t n = 1;
+        ThRun r;
+
+        snprintf(hook, sizeof(hook), "%s/hooks/before_vm_start", g_builddir);
+        snprintf(domxml, sizeof(domxml), "_hook_domxml=%s", g_xmlpath);
+        for (; props && *props && n < 15; props++)
+                env[n++] = *props;
+        th_run(argv, env, 60, &r);
+        *ret_err = r.err;
+        free(r.out);
+        return r.status;
+}
+
+/* engine.xml, named g_name, on a machine type this QEMU has. */
+static void make_engine_xml(const char *from, const char *to)
+{
+        char path[PATH_MAX];
+        char *text, *renamed, *fixed, *more = NULL;
+        size_t len;
+
+        snprintf(path, sizeof(path), "%s/tests/data/domains/engine.xml", g_srcdir);
+        text = read_all(path, &len);
+        ck_assert_ptr_nonnull(text);
+        renamed = replace_all(text, "db-large-01", g_name);
+        fixed = replace_all(renamed, "pc-q35-rhel8.6.0", "q35");
+        if (from)
+                more = replace_all(fixed, from, to);
+        ck_assert(write_all(g_xmlpath, more ? more : fixed, strlen(more ? more : fixed)));
+        free(text);
+        free(renamed);
+        free(fixed);
+        free(more);
+}
+
+/* What the libvirt test data promises: a spicevmc channel without SPICE graphics is refused. */
+START_TEST(test_graphics_alone_is_not_enough)
+{
+        virConnectPtr conn = connect_or_fail();
+        virDomainPtr dom;
+        char *xml, *start, *end;
+        size_t len;
+
+        make_engine_xml(NULL, NULL);
+        xml = read_all(g_xmlpath, &len);
+        ck_assert_ptr_nonnull(xml);
+        /* Cut every <graphics>...</graphics>, nothing else. */
+        while ((start = strstr(xml, "<graphics")) && (end = strstr(start, "</graphics>")))
+                memmove(start, end + strlen("</graphics>"), strlen(end + strlen("</graphics>")) + 1);
+        dom = virDomainDefineXML(conn, xml);
+        if (dom) {
+                fact("profile: this libvirt accepts SPICE channels without SPICE graphics");
+                virDomainUndefine(dom);
+                virDomainFree(dom);
+        } else {
+                fact("profile: graphics removed alone, libvirt refuses: %s", virGetLastErrorMessage());
+        }
+        virConnectClose(conn);
+        free(xml);
+}
+END_TEST
+
+static void assert_absent(const char *xml, const char *what)
+{
+        ck_assert_msg(!strstr(xml, what), "defined domain still has %s", what);
+}
+
+static void assert_present(const char *xml, const char *what)
+{
+        ck_assert_msg(strstr(xml, what), "defined domain lacks %s", what);
+}
+
+/* A real oVirt-style domain (SPICE graphics, SPICE agent channel, USB redirection) through
+ * the profile, then through libvirt's full parser on the real daemon. */
+START_TEST(test_profile_engine_domain_defines)
+{
+        const char *props[] = { "highperf=true", NULL };
+        virConnectPtr conn = connect_or_fail();
+        virDomainPtr dom;
+        char *err, *xml, *live;
+        size_t len;
+        int rc;
+
+        remove_guest();         /* a failed case before must not leave its domain behind */
+        make_engine_xml(NULL, NULL);
+        rc = run_hook_props(props, &err);
+        ck_assert_msg(rc == 0, "hook exit %d: %s", rc, err);
+        ck_assert_ptr_nonnull(strstr(err, "hpvm: warning: highperf:"));
+        free(err);
+        xml = read_all(g_xmlpath, &len);
+        ck_assert_ptr_nonnull(xml);
+        dom = virDomainDefineXML(conn, xml);
+        ck_assert_msg(dom, "libvirt refuses the profile's domain: %s", virGetLastErrorMessage());
+        live = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+        ck_assert_ptr_nonnull(live);
+        assert_absent(live, "<graphics");
+        assert_absent(live, "spicevmc");
+        assert_absent(live, "<redirdev");
+        assert_absent(live, "<sound");
+        assert_absent(live, "<watchdog");
+        assert_present(live, "<cpu mode='host-passthrough'");
+        assert_present(live, "<memballoon model='none'/>");
+        assert_present(live, "<model type='none'/>");
+        assert_present(live, "<controller type='usb' index='0' model='none'/>");
+        assert_present(live, "<iothreads>1</iothreads>");
+        fact("profile: oVirt domain with SPICE, agent channel and USB redirection defined by libvirtd after highperf=true");
+        virDomainUndefine(dom);
+        virDomainFree(dom);
+        virConnectClose(conn);
+        free(xml);
+        free(live);
+}
+END_TEST
+
+static long read_long(const char *path)
+{
+        char *s;
+        size_t len;
+        long v = -1;
+
+        s = read_all(path, &len);
+        if (s) {
+                v = strtol(s, NULL, 10);
+                free(s);
+        }
+        return v;
+}
+
+static bool write_long(const char *path, long v)
+{
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%ld\n", v);
+        return write_all(path, buf, strlen(buf));
+}
+
+/* Huge pages the kernel has handed out or promised: total - free + reserved. */
+static long hugepages_taken(void)
+{
+        char *m;
+        size_t len;
+        long total = 0, freep = 0, rsvd = 0;
+        const char *p;
+
+        m = read_all("/proc/meminfo", &len);
+        ck_assert_ptr_nonnull(m);
+        if ((p = strstr(m, "HugePages_Total:")))
+                total = strtol(p + 16, NULL, 10);
+        if ((p = strstr(m, "HugePages_Free:")))
+                freep = strtol(p + 15, NULL, 10);
+        if ((p = strstr(m, "HugePages_Rsvd:")))
+                rsvd = strtol(p + 15, NULL, 10);
+        free(m);
+        return total - freep + rsvd;
+}
+
+#define NR_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+#define FREE_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+#define GUEST_PAGES 512L        /* 1 GiB of 2 MiB pages */
+
+/*
+ * The TCG guest through the profile (+ pins, + 2 MiB pages when the host can
+ * reserve them): the profile's domain is defined as written; its TCG variant
+ * (host-passthrough is refused under TCG) is started and checked live.
+ */
+START_TEST(test_profile_guest_starts)
+{
+        char cputune[64], *err, *xml, *tcg, *live;
+        const char *props[6] = { "highperf=true", cputune, NULL };
+        virConnectPtr conn = connect_or_fail();
+        long nr_before = read_long(NR_2M), taken_before = 0;
+        bool huge = false;
+        virDomainPtr dom;
+        size_t len;
+        int rc;
+
+        char *mounts = read_all("/proc/mounts", &len);
+        bool hugetlbfs = mounts && strstr(mounts, " hugetlbfs ");
+
+        free(mounts);
+        snprintf(cputune, sizeof(cputune), "cputune=0#%d,1#%d", g_cpu_hi, g_cpu_lo);
+        if (nr_before < 0) {
+                fact("profile: no 2 MiB huge pages on this kernel: guest starts without them");
+        } else if (!hugetlbfs) {
+                fact("profile: hugetlbfs is not mounted: guest starts without huge pages");
+        } else if (!write_long(NR_2M, nr_before + GUEST_PAGES) || read_long(FREE_2M) < GUEST_PAGES) {
+                fact("profile: the kernel would not reserve %ld more 2 MiB pages (free: %ld): guest starts "
+                     "without huge pages", GUEST_PAGES, read_long(FREE_2M));
+                write_long(NR_2M, nr_before);
+        } else {
+                huge = true;
+                props[2] = "hugepages=2M";
+                taken_before = hugepages_taken();
+                fact("profile: reserved %ld pages of 2 MiB for the guest", GUEST_PAGES);
+        }
+
+        remove_guest();
+        make_guest_xml();
+        rc = run_hook_props(props, &err);
+        ck_assert_msg(rc == 0, "hook exit %d: %s", rc, err);
+        free(err);
+        xml = read_all(g_xmlpath, &len);
+        ck_assert_ptr_nonnull(xml);
+        dom = virDomainDefineXML(conn, xml);
+        ck_assert_msg(dom, "libvirt refuses the profile's domain: %s", virGetLastErrorMessage());
+        virDomainUndefine(dom);
+        virDomainFree(dom);
+
+        /* The TCG variant: a named model instead of host-passthrough, and no invtsc (TCG has none). */
+        tcg = replace_all(xml, "<cpu mode=\"host-passthrough\">",
+                          "<cpu mode=\"custom\" match=\"exact\" check=\"none\"><model fallback=\"forbid\">qemu64</model>");
+        ck_assert_ptr_nonnull(tcg);
+        {
+                char *no_invtsc = replace_all(tcg, "<feature policy=\"require\" name=\"invtsc\"/>", "");
+
+                free(tcg);
+                tcg = no_invtsc;
+        }
+        dom = virDomainDefineXML(conn, tcg);
+        ck_assert_msg(dom, "libvirt refuses the TCG variant: %s", virGetLastErrorMessage());
+        ck_assert_msg(virDomainCreate(dom) == 0, "cannot start the profile's guest: %s", virGetLastErrorMessage());
+        live = virDomainGetXMLDesc(dom, 0);
+        ck_assert_ptr_nonnull(live);
+        assert_absent(live, "<graphics");
+        assert_present(live, "<memballoon model='none'/>");
+        assert_present(live, "<controller type='usb' index='0' model='none'");
+        if (huge) {
+                long taken = hugepages_taken() - taken_before;
+
+                assert_present(live, "<page size='2048' unit='KiB'/>");
+                ck_assert_msg(taken >= GUEST_PAGES, "the running guest took %ld huge pages, wants %ld", taken, GUEST_PAGES);
+                fact("profile: guest runs on huge pages: %ld pages of 2 MiB taken by QEMU", taken);
+        }
+        fact("profile: TCG variant of the profile's guest is running (headless, USB off, balloon none%s)",
+             huge ? ", 2 MiB pages" : "");
+        virDomainDestroy(dom);
+        virDomainUndefine(dom);
+        virDomainFree(dom);
+        virConnectClose(conn);
+        if (huge)
+                write_long(NR_2M, nr_before);
+        free(xml);
+        free(tcg);
+        free(live);
+}
+END_TEST
+
 static Suite *libvirt_suite(void)
 {
         Suite *s = suite_create("libvirt");
@@ -657,6 +934,14 @@ static Suite *libvirt_suite(void)
         tcase_set_timeout(tc, 120);
         tcase_add_loop_test(tc, test_hook_refuses_offline_host_resources, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
         tcase_add_test(tc, test_running_guest_has_hook_settings);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("profile");
+        tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+        tcase_set_timeout(tc, 180);
+        tcase_add_test(tc, test_graphics_alone_is_not_enough);
+        tcase_add_test(tc, test_profile_engine_domain_defines);
+        tcase_add_test(tc, test_profile_guest_starts);
         suite_add_tcase(s, tc);
         return s;
 }
