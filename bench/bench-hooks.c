@@ -63,6 +63,7 @@ typedef struct Node {
 typedef struct Host {
         int nnodes;
         int ncpus;
+        int maxcpu;             /* highest CPU id */
         Node nodes[MAX_NODES];
 } Host;
 
@@ -128,6 +129,8 @@ static void host_load(const char *path, Host *h)
                         if (id < 0 || id >= MAX_CPUS || n->ncpus == MAX_CPUS)
                                 die("%s: bad <cpu id> in cell %d", path, n->id);
                         n->cpus[n->ncpus++] = (int)id;
+                        if ((int)id > h->maxcpu)
+                                h->maxcpu = (int)id;
                 }
                 if (n->id < 0 || n->ncpus == 0 || n->mem_kib == 0)
                         die("%s: cell %d has no id, CPUs or memory", path, h->nnodes - 1);
@@ -816,6 +819,8 @@ static void usage(FILE *f)
                 "  -s, --sizes LIST     vCPU counts, comma-separated (default 4,64,512)\n"
                 "      --hook NAME      hook to run, repeatable (default before_vm_start)\n"
                 "      --host-caps FILE host to plan for (default SRCDIR/bench/data/bench-host-caps.xml)\n"
+                "      --sysfs-root DIR the same host as the hooks read it (default SRCDIR/bench/data/sysfs-512);\n"
+                "                       '-' makes the hooks read --host-caps instead\n"
                 "      --builddir DIR   where hooks/ and bench/bench-floor are (default .)\n"
                 "      --srcdir DIR     where bench/data is (default .)\n"
                 "      --keep DIR       write each generated domain XML and hook output to DIR\n"
@@ -837,20 +842,22 @@ static int parse_int(const char *s, int min, int max, const char *what)
 
 int main(int argc, char **argv)
 {
-        enum { OPT_HOOK = 256, OPT_CAPS, OPT_BUILDDIR, OPT_SRCDIR, OPT_KEEP };
+        enum { OPT_HOOK = 256, OPT_CAPS, OPT_SYSFS, OPT_BUILDDIR, OPT_SRCDIR, OPT_KEEP };
         static const struct option longopts[] = {
                 { "runs", required_argument, NULL, 'n' },
                 { "warmup", required_argument, NULL, 'w' },
                 { "sizes", required_argument, NULL, 's' },
                 { "hook", required_argument, NULL, OPT_HOOK },
                 { "host-caps", required_argument, NULL, OPT_CAPS },
+                { "sysfs-root", required_argument, NULL, OPT_SYSFS },
                 { "builddir", required_argument, NULL, OPT_BUILDDIR },
                 { "srcdir", required_argument, NULL, OPT_SRCDIR },
                 { "keep", required_argument, NULL, OPT_KEEP },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
-        const char *builddir = ".", *srcdir = ".", *caps = NULL, *keep = NULL;
+        const char *builddir = ".", *srcdir = ".", *caps = NULL, *keep = NULL, *sysfs = NULL;
+        char sysfspath[PATH_MAX];
         const char *hooks[MAX_HOOKS];
         int nhooks = 0, runs = 200, warmup = 5, sizes[MAX_SIZES] = { 4, 64, 512 }, nsizes = 3;
         char tmpdir[] = "/tmp/hpvm-bench.XXXXXX";
@@ -884,6 +891,7 @@ int main(int argc, char **argv)
                         hooks[nhooks++] = optarg;
                         break;
                 case OPT_CAPS: caps = optarg; break;
+                case OPT_SYSFS: sysfs = optarg; break;
                 case OPT_BUILDDIR: builddir = optarg; break;
                 case OPT_SRCDIR: srcdir = optarg; break;
                 case OPT_KEEP: keep = optarg; break;
@@ -899,6 +907,11 @@ int main(int argc, char **argv)
                 snprintf(capspath, sizeof(capspath), "%s/bench/data/bench-host-caps.xml", srcdir);
                 caps = capspath;
         }
+        if (!sysfs) {
+                snprintf(sysfspath, sizeof(sysfspath), "%s/bench/data/sysfs-512", srcdir);
+                sysfs = sysfspath;
+        } else if (!strcmp(sysfs, "-"))
+                sysfs = NULL;
         snprintf(floorpath, sizeof(floorpath), "%s/bench/bench-floor", builddir);
         if (access(floorpath, X_OK) != 0)
                 die("%s: %s (make bench builds it)", floorpath, strerror(errno));
@@ -913,12 +926,14 @@ int main(int argc, char **argv)
 
         printf("hpvm bench: %d runs per row after %d warm-up runs. Time: wall clock of fork+exec+wait\n"
                "(CLOCK_MONOTONIC); RSS: the largest wait4() ru_maxrss of the runs.\n"
-               "host: %s (%d NUMA nodes, %d CPUs)\n"
+               "host: %s (%d NUMA nodes, %d CPUs), read by the hooks from %s\n"
+               "properties: cputune (every vCPU 1:1), numatune strict, guestnuma (a cell per node);\n"
+               "  +highperf adds highperf=true hugepages=1G emulatorpin iothreads=2 iothreadpin nosharepages=true\n"
                "floor: bench-floor, libxml2 xmlReadFile + write to a temp file + rename; ratio: hook/floor medians\n\n",
-               runs, warmup, caps, host.nnodes, host.ncpus);
-        printf("%-16s %5s %7s | %8s %8s %8s %8s | %8s %8s %8s %8s | %6s\n",
+               runs, warmup, caps, host.nnodes, host.ncpus, sysfs ? sysfs : "the same capabilities file");
+        printf("%-24s %5s %7s | %8s %8s %8s %8s | %8s %8s %8s %8s | %6s\n",
                "hook", "vCPUs", "XML KiB", "median", "p90", "min", "RSS", "median", "p90", "min", "RSS", "ratio");
-        printf("%-16s %5s %7s | %8s %8s %8s %8s | %8s %8s %8s %8s | %6s\n",
+        printf("%-24s %5s %7s | %8s %8s %8s %8s | %8s %8s %8s %8s | %6s\n",
                "", "", "", "ms", "ms", "ms", "KiB", "floor ms", "ms", "ms", "KiB", "median");
         fflush(stdout);
 
@@ -955,14 +970,28 @@ int main(int argc, char **argv)
                         failed = true;
                         break;
                 }
-                for (int h = 0; h < nhooks && !failed; h++) {
-                        char hookpath[PATH_MAX], *output = NULL;
-                        char *caps_arg = (char *)caps;
-                        char *hook_argv[] = { hookpath, (char *)"--host-caps", caps_arg, NULL };
-                        Target hook_t = { hooks[h], hookpath, hook_argv, envp };
+                /* The last host CPUs run the emulator and IO threads (they may also run vCPUs: a warning). */
+                char *env_ep = strf("emulatorpin=%d", host.maxcpu);
+                char *env_iop = strf("iothreadpin=1#%d,2#%d", host.maxcpu - 1, host.maxcpu - 2);
+                char *hp_envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C",
+                                    env_domxml, env_ct, env_nt, env_gn, (char *)"highperf=true",
+                                    (char *)"hugepages=1G", env_ep, (char *)"iothreads=2", env_iop,
+                                    (char *)"nosharepages=true", NULL };
+
+                for (int row = 0; row < 2 * nhooks && !failed; row++) {
+                        int h = row / 2;
+                        bool hp = row % 2;
+                        char hookpath[PATH_MAX], label[64], *output = NULL;
+                        char *hook_argv[] = { hookpath, (char *)(sysfs ? "--sysfs-root" : "--host-caps"),
+                                              (char *)(sysfs ? sysfs : caps), NULL };
+                        Target hook_t = { label, hookpath, hook_argv, hp ? hp_envp : envp };
                         Stats hs;
                         size_t pins;
 
+                        /* Only before_vm_start reads the profile's properties. */
+                        if (hp && strcmp(hooks[h], "before_vm_start"))
+                                continue;
+                        snprintf(label, sizeof(label), "%s%s", hooks[h], hp ? "+highperf" : "");
                         snprintf(hookpath, sizeof(hookpath), "%s/hooks/%s", builddir, hooks[h]);
                         if (!measure(&hook_t, &w, workpath, errpath, warmup, runs, &hs, &output)) {
                                 failed = true;
@@ -970,6 +999,11 @@ int main(int argc, char **argv)
                         }
                         /* A hook that exits 0 without doing the work would bench nicely: check. */
                         pins = count_substr(output, "<vcpupin ");
+                        if (hp && (!strstr(output, "<cpu mode=\"host-passthrough\"") ||
+                                   !strstr(output, "<page size=\"1048576\" unit=\"KiB\""))) {
+                                fprintf(stderr, "%s: %s did not apply the profile\n", prog, label);
+                                failed = true;
+                        }
                         if (!strcmp(hooks[h], "before_vm_start") && pins != (size_t)w.vcpus) {
                                 fprintf(stderr, "%s: %s wrote %zu <vcpupin> for %d vCPUs\n", prog, hooks[h],
                                         pins, w.vcpus);
@@ -978,15 +1012,17 @@ int main(int argc, char **argv)
                         if (keep) {
                                 char p[PATH_MAX + 64];
 
-                                snprintf(p, sizeof(p), "%s/%s-%d.xml", keep, hooks[h], w.vcpus);
+                                snprintf(p, sizeof(p), "%s/%s-%d.xml", keep, label, w.vcpus);
                                 write_file(p, output, strlen(output));
                         }
                         free(output);
-                        printf("%-16s %5d %7.1f | %8.3f %8.3f %8.3f %8ld | %8.3f %8.3f %8.3f %8ld | %5.2fx\n",
-                               hooks[h], w.vcpus, (double)w.xml_len / 1024, hs.median, hs.p90, hs.min,
+                        printf("%-24s %5d %7.1f | %8.3f %8.3f %8.3f %8ld | %8.3f %8.3f %8.3f %8ld | %5.2fx\n",
+                               label, w.vcpus, (double)w.xml_len / 1024, hs.median, hs.p90, hs.min,
                                hs.max_rss_kib, fs.median, fs.p90, fs.min, fs.max_rss_kib, hs.median / fs.median);
                         fflush(stdout);
                 }
+                free(env_ep);
+                free(env_iop);
                 free(env_domxml);
                 free(env_ct);
                 free(env_nt);

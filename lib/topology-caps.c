@@ -192,7 +192,7 @@ static int cell_pages(const xmlNode *cell, const char *ctx, HpvmNode *node, Hpvm
 
 /* The cell's <cpus>: each CPU joins the node and the online set, exactly once host-wide. */
 static int cell_cpus(HpvmHost *h, const xmlNode *cell, const char *cell_ctx, HpvmNode *node,
-                     HpvmError *err)
+                     bool topology, HpvmError *err)
 {
         const xmlNode *cpus = hpvm_xml_child(cell, "cpus");
         int r;
@@ -216,6 +216,10 @@ static int cell_cpus(HpvmHost *h, const xmlNode *cell, const char *cell_ctx, Hpv
                         return caps_fail(err, cell_ctx, "CPU %llu is listed twice",
                                          (unsigned long long) id);
 
+                hpvm_cpuset_set(&h->online, (unsigned) id);
+                hpvm_cpuset_set(&node->cpus, (unsigned) id);
+                if (!topology)
+                        continue;
                 snprintf(ctx, sizeof(ctx), "%s: <cpu id='%llu'>", cell_ctx, (unsigned long long) id);
                 r = attr_topo_id(c, ctx, "socket_id", &t.socket, err);
                 if (r < 0)
@@ -230,8 +234,6 @@ static int cell_cpus(HpvmHost *h, const xmlNode *cell, const char *cell_ctx, Hpv
                 r = hpvm_host_set_cpu(h, (unsigned) id, &t);
                 if (r < 0)
                         return hpvm_error_set(err, r, WHAT ": %s: cannot record it", ctx);
-                hpvm_cpuset_set(&h->online, (unsigned) id);
-                hpvm_cpuset_set(&node->cpus, (unsigned) id);
         }
         return 0;
 }
@@ -257,7 +259,7 @@ static int cell_id(const xmlNode *cell, uint64_t *ret, HpvmError *err)
                          q, HPVM_NODE_MAX - 1);
 }
 
-static int read_cell(HpvmHost *h, const xmlNode *cell, HpvmError *err)
+static int read_cell(HpvmHost *h, const xmlNode *cell, bool topology, HpvmError *err)
 {
         char ctx[CELL_CTX_MAX];
         uint64_t id, mem_kib;
@@ -284,7 +286,7 @@ static int read_cell(HpvmHost *h, const xmlNode *cell, HpvmError *err)
         if (r < 0)
                 return r;
         /* @node stays valid: nothing below adds a node (only that moves h->nodes). */
-        return cell_cpus(h, cell, ctx, node, err);
+        return cell_cpus(h, cell, ctx, node, topology, err);
 }
 
 static bool has_invtsc(const xmlNode *host)
@@ -301,6 +303,11 @@ static bool has_invtsc(const xmlNode *host)
 }
 
 int hpvm_host_parse_caps(const char *buf, size_t len, HpvmHost **ret_host, HpvmError *err)
+{
+        return hpvm_host_parse_caps_parts(buf, len, HPVM_HOST_ALL, ret_host, err);
+}
+
+int hpvm_host_parse_caps_parts(const char *buf, size_t len, unsigned parts, HpvmHost **ret_host, HpvmError *err)
 {
         _cleanup_xmldoc_ xmlDoc *doc = NULL;
         _cleanup_host_ HpvmHost *h = NULL;
@@ -323,7 +330,7 @@ int hpvm_host_parse_caps(const char *buf, size_t len, HpvmHost **ret_host, HpvmE
                 return hpvm_error_set(err, -ENOMEM, "out of memory reading " WHAT);
 
         HPVM_XML_FOREACH(cell, cells, "cell") {
-                r = read_cell(h, cell, err);
+                r = read_cell(h, cell, parts & HPVM_HOST_CPU_TOPOLOGY, err);
                 if (r < 0)
                         return r;
                 ncells++;
@@ -331,13 +338,20 @@ int hpvm_host_parse_caps(const char *buf, size_t len, HpvmHost **ret_host, HpvmE
         if (ncells == 0)
                 return hpvm_error_set(err, -EINVAL, WHAT ": <cells> has no <cell>");
 
+        /* The feature list is in the same document: reading it costs nothing extra. */
         h->invtsc = has_invtsc(host);
+        h->parts = HPVM_HOST_CPU_FLAGS | (parts & HPVM_HOST_CPU_TOPOLOGY);
         *ret_host = h;
         h = NULL;
         return 0;
 }
 
 int hpvm_host_load_caps(const char *path, HpvmHost **ret_host, HpvmError *err)
+{
+        return hpvm_host_load_caps_parts(path, HPVM_HOST_ALL, ret_host, err);
+}
+
+int hpvm_host_load_caps_parts(const char *path, unsigned parts, HpvmHost **ret_host, HpvmError *err)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len;
@@ -346,7 +360,7 @@ int hpvm_host_load_caps(const char *path, HpvmHost **ret_host, HpvmError *err)
         r = hpvm_file_read(path, HPVM_XML_MAX, &buf, &len, err);
         if (r < 0)
                 return r;
-        r = hpvm_host_parse_caps(buf, len, ret_host, err);
+        r = hpvm_host_parse_caps_parts(buf, len, parts, ret_host, err);
         if (r < 0)
                 return hpvm_error_prefix(err, "%s: ", path);
         return 0;

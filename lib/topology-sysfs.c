@@ -438,8 +438,8 @@ static int read_pools(Loader *l, HpvmNode *node, const char *dir)
         return 0;
 }
 
-/* Online CPUs and where each one sits. */
-static int read_cpus(Loader *l, HpvmHost *h)
+/* Online CPUs and, with @topology, where each one sits. */
+static int read_cpus(Loader *l, HpvmHost *h, bool topology)
 {
         size_t len;
         int r;
@@ -448,7 +448,7 @@ static int read_cpus(Loader *l, HpvmHost *h)
         if (r < 0)
                 return r;
         r = buf_cpulist(l, len, HPVM_CPUSET_MAX, "CPU", false, &h->online);
-        if (r < 0)
+        if (r < 0 || !topology)
                 return r;
 
         /* Offline CPUs have no topology folder on most architectures: read online ones only. */
@@ -675,10 +675,15 @@ static int has_node_dir(Loader *l, bool *ret)
 
 int hpvm_host_load_sysfs(const char *root, HpvmHost **ret_host, HpvmError *err)
 {
+        return hpvm_host_load_sysfs_parts(root, HPVM_HOST_ALL, ret_host, err);
+}
+
+int hpvm_host_load_sysfs_parts(const char *root, unsigned parts, HpvmHost **ret_host, HpvmError *err)
+{
         _cleanup_host_ HpvmHost *h = NULL;
         _cleanup_free_ char *buf = NULL;
         Loader l = { .root = (root && *root) ? root : "/", .err = err };
-        bool numa, invtsc;
+        bool numa, invtsc = false;
         int r;
 
         buf = malloc(SYSFS_FILE_MAX + 1);
@@ -687,7 +692,8 @@ int hpvm_host_load_sysfs(const char *root, HpvmHost **ret_host, HpvmError *err)
                 return hpvm_error_set(err, -ENOMEM, "out of memory reading the host topology");
         l.buf = buf;
 
-        r = read_cpus(&l, h);
+        h->parts = parts & HPVM_HOST_ALL;
+        r = read_cpus(&l, h, parts & HPVM_HOST_CPU_TOPOLOGY);
         if (r < 0)
                 return r;
         r = has_node_dir(&l, &numa);
@@ -696,9 +702,11 @@ int hpvm_host_load_sysfs(const char *root, HpvmHost **ret_host, HpvmError *err)
         r = numa ? read_numa_nodes(&l, h) : read_flat_node(&l, h);
         if (r < 0)
                 return r;
-        r = read_invtsc(&l, &invtsc);
-        if (r < 0)
-                return r;
+        if (parts & HPVM_HOST_CPU_FLAGS) {
+                r = read_invtsc(&l, &invtsc);
+                if (r < 0)
+                        return r;
+        }
         h->invtsc = invtsc;
 
         *ret_host = h;

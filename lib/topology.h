@@ -41,7 +41,19 @@ typedef struct HpvmHost {
         unsigned ncpu;          /* entries in cpu[]: highest online CPU id + 1 */
         HpvmCpuTopo *cpu;       /* indexed by CPU id */
         bool invtsc;            /* CPU has invariant TSC (constant_tsc+nonstop_tsc / caps feature invtsc) */
+        unsigned parts;         /* HPVM_HOST_* read by the loader: what is not read stays empty/false */
 } HpvmHost;
+
+/*
+ * What a loader reads besides nodes, their CPUs, memory and huge pages. Each
+ * part costs reads per CPU (hundreds of sysfs files, or a large /proc/cpuinfo,
+ * on a big host), so a hook asks only for what it checks.
+ */
+enum {
+        HPVM_HOST_CPU_TOPOLOGY = 1u << 0,   /* h->cpu[]: socket, die, core of every online CPU */
+        HPVM_HOST_CPU_FLAGS = 1u << 1,      /* h->invtsc */
+        HPVM_HOST_ALL = HPVM_HOST_CPU_TOPOLOGY | HPVM_HOST_CPU_FLAGS,
+};
 
 /* Empty host (no nodes). Returns NULL on ENOMEM. */
 HpvmHost *hpvm_host_new(void);
@@ -102,6 +114,8 @@ void hpvm_host_siblings(const HpvmHost *h, unsigned cpu, HpvmCpuSet *ret);
  * file and what was wrong) or -ENOMEM.
  */
 int hpvm_host_load_sysfs(const char *root, HpvmHost **ret_host, HpvmError *err);
+/* The same, reading only the optional @parts (HPVM_HOST_*); hpvm_host_load_sysfs() reads them all. */
+int hpvm_host_load_sysfs_parts(const char *root, unsigned parts, HpvmHost **ret_host, HpvmError *err);
 
 /*
  * Read the host from a libvirt capabilities XML (virsh capabilities):
@@ -119,3 +133,6 @@ int hpvm_host_load_sysfs(const char *root, HpvmHost **ret_host, HpvmError *err);
  */
 int hpvm_host_load_caps(const char *path, HpvmHost **ret_host, HpvmError *err);
 int hpvm_host_parse_caps(const char *buf, size_t len, HpvmHost **ret_host, HpvmError *err);
+/* The same, reading only the optional @parts (HPVM_HOST_*). */
+int hpvm_host_load_caps_parts(const char *path, unsigned parts, HpvmHost **ret_host, HpvmError *err);
+int hpvm_host_parse_caps_parts(const char *buf, size_t len, unsigned parts, HpvmHost **ret_host, HpvmError *err);

@@ -119,14 +119,15 @@ static int check_vm(const VmStart *v, const HpvmDomain *d, HpvmError *err)
         return 0;
 }
 
-static int load_host(const HpvmHostSource *src, HpvmHost **ret, HpvmError *err)
+/* Nodes, CPUs, memory and pages always; @parts (HPVM_HOST_*) only when a check needs them. */
+static int load_host(const HpvmHostSource *src, unsigned parts, HpvmHost **ret, HpvmError *err)
 {
         int r;
 
         if (src && src->caps_path)
-                r = hpvm_host_load_caps(src->caps_path, ret, err);
+                r = hpvm_host_load_caps_parts(src->caps_path, parts, ret, err);
         else
-                r = hpvm_host_load_sysfs(src && src->sysfs_root ? src->sysfs_root : "/", ret, err);
+                r = hpvm_host_load_sysfs_parts(src && src->sysfs_root ? src->sysfs_root : "/", parts, ret, err);
         if (r < 0)
                 hpvm_error_prefix(err, "cannot read the host topology: ");
         return r;
@@ -448,7 +449,9 @@ int hpvm_vmstart_rewrite(const char *in, size_t len, HpvmPropGetter get, void *o
         /* Only what is checked against the host pays for reading it. */
         if (v.cputune_raw || v.numatune_raw || v.hugepages_raw || v.emulatorpin_raw || v.iothreadpin_raw ||
             (v.invtsc_raw && v.invtsc) || v.highperf) {
-                r = load_host(src, &host, err);
+                bool flags = (v.invtsc_raw && v.invtsc) || v.highperf;
+
+                r = load_host(src, flags ? HPVM_HOST_CPU_FLAGS : 0, &host, err);
                 if (r < 0)
                         goto out;
         }

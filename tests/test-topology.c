@@ -807,6 +807,50 @@ END_TEST
 
 /* ------------------------------------------------------------ suite */
 
+
+/* Asking for less reads less and says so, and the nodes are the same as a full load. */
+START_TEST(test_parts)
+{
+        static const char *const trees[] = { "numa1", "numa2", "numa4-cpuless", "nonuma" };
+        static const char *const caps[] = { "caps-1node.xml", "caps-2node.xml", "caps-4node.xml", "caps-8node.xml" };
+
+        for (size_t i = 0; i < 8; i++) {
+                HpvmHost *full = NULL, *part = NULL;
+                HpvmError err = { 0 };
+                char *path;
+
+                if (i < 4) {
+                        ck_assert_int_ge(asprintf(&path, "%s/tests/data/sysfs/%s", th_srcdir(), trees[i]), 0);
+                        ck_assert_int_eq(hpvm_host_load_sysfs(path, &full, &err), 0);
+                        ck_assert_int_eq(hpvm_host_load_sysfs_parts(path, 0, &part, &err), 0);
+                        ck_assert_uint_eq(part->parts, 0);
+                        ck_assert(!part->invtsc);
+                } else {
+                        ck_assert_int_ge(asprintf(&path, "%s/tests/data/caps/%s", th_srcdir(), caps[i - 4]), 0);
+                        ck_assert_int_eq(hpvm_host_load_caps(path, &full, &err), 0);
+                        ck_assert_int_eq(hpvm_host_load_caps_parts(path, 0, &part, &err), 0);
+                        /* The caps document carries the CPU features anyway. */
+                        ck_assert_uint_eq(part->parts, HPVM_HOST_CPU_FLAGS);
+                        ck_assert(part->invtsc == full->invtsc);
+                }
+                ck_assert_uint_eq(full->parts, HPVM_HOST_ALL);
+                ck_assert_uint_eq(part->ncpu, 0);
+                ck_assert_uint_gt(full->ncpu, 0);
+                ck_assert(hpvm_cpuset_equal(&part->online, &full->online));
+                ck_assert_uint_eq(part->nnodes, full->nnodes);
+                for (size_t n = 0; n < full->nnodes; n++) {
+                        ck_assert_uint_eq(part->nodes[n].id, full->nodes[n].id);
+                        ck_assert(hpvm_cpuset_equal(&part->nodes[n].cpus, &full->nodes[n].cpus));
+                        ck_assert_uint_eq(part->nodes[n].mem_total_kib, full->nodes[n].mem_total_kib);
+                        ck_assert_uint_eq(part->nodes[n].npools, full->nodes[n].npools);
+                }
+                hpvm_host_free(full);
+                hpvm_host_free(part);
+                free(path);
+        }
+}
+END_TEST
+
 static Suite *topology_suite(void)
 {
         Suite *s = suite_create("topology");
@@ -828,6 +872,10 @@ static Suite *topology_suite(void)
         tc = tcase_create("sysfs");
         tcase_add_loop_test(tc, test_tree_cases, 0, (int) HPVM_ARRAY_SIZE(tree_cases));
         tcase_add_test(tc, test_tree_limits);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("parts");
+        tcase_add_test(tc, test_parts);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("live");
