@@ -332,6 +332,28 @@ START_TEST(test_bad_xml)
 }
 END_TEST
 
+/* Found by fuzzing: only the first <distances> of a cell was pruned, so a second run changed the XML. */
+START_TEST(test_every_distances_pruned)
+{
+        static const char in[] = "<domain><memory>1048576</memory><vcpu>1</vcpu><cpu><numa>"
+                                 "<cell id='0' cpus='0' memory='1048576'>"
+                                 "<distances><sibling id='1' value='20'/></distances>"
+                                 "<distances><sibling id='0' value='10'/><sibling id='1' value='20'/></distances>"
+                                 "</cell></numa></cpu></domain>";
+        static const Golden g = { "distances", "-", NULL, NULL, { "guestnuma=0#1048576" }, 0 };
+        _cleanup_free_ char *out = NULL, *again = NULL;
+        HpvmWarnings warn = { 0 };
+        HpvmError err = { 0 };
+        size_t outlen, againlen;
+
+        ck_assert_int_eq(rewrite(in, sizeof(in) - 1, &g, &out, &outlen, &warn, &err), 0);
+        ck_assert_ptr_null(strstr(out, "sibling id=\"1\""));
+        ck_assert_ptr_nonnull(strstr(out, "<sibling id=\"0\" value=\"10\"/>"));
+        ck_assert_int_eq(rewrite(out, outlen, &g, &again, &againlen, &warn, &err), 0);
+        ck_assert_msg(againlen == outlen && !memcmp(again, out, outlen), "second run changed the XML");
+}
+END_TEST
+
 START_TEST(test_too_large)
 {
         size_t len = (16u << 20) + 1;
@@ -362,6 +384,7 @@ static Suite *domxml_suite(void)
         tcase_add_loop_test(tc, test_refusal, 0, HPVM_ARRAY_SIZE(refusals));
         tcase_add_loop_test(tc, test_bad_xml, 0, HPVM_ARRAY_SIZE(bad_xml));
         tcase_add_test(tc, test_too_large);
+        tcase_add_test(tc, test_every_distances_pruned);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -136,6 +136,10 @@ static const Doc docs[] = {
           "has a <!DOCTYPE>" },
         { "undeclared entity", "<domain><name>&passwd;</name></domain>", "not well-formed" },
         { "invalid UTF-8", "<domain><name>\xc3\x28\xff\xfe</name></domain>", "not well-formed" },
+        /* Found by fuzzing: libxml2 printed its own encoding errors on stderr besides ours. */
+        { "bytes that are not the declared encoding",
+          "<?xml version=\"1.0\" encoding=\"SHIFT_JIS\"?>\n<domain><name>bili\xff\xfe\x80</name></domain>",
+          "domain XML is not well-formed XML" },
         { "UTF-16 declaration over UTF-8 bytes", "<?xml version=\"1.0\" encoding=\"UTF-16\"?><domain/>", "domain XML" },
         { "non-domain root", "<capabilities><host/></capabilities>", "expected <domain>" },
         { "namespaced root", "<d:domain xmlns:d=\"urn:x\"/>", "expected <domain>" },
