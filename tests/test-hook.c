@@ -10,63 +10,34 @@
 #include "testhelp.h"
 #include "util.h"
 
-static char *tmp, *hook, *domxml, *numa2, *env_domxml;
-static char *input;
-static size_t inlen;
+static ThVm vm;
+static char *numa2;
 
 static void setup(void)
 {
-        _cleanup_free_ char *src = th_src("tests/data/domains/engine.xml");
-
-        tmp = th_tmpdir();
-        ck_assert_int_ge(asprintf(&hook, "%s/hooks/before_vm_start", th_builddir()), 0);
-        ck_assert_int_ge(asprintf(&domxml, "%s/vm.xml", tmp), 0);
-        ck_assert_int_ge(asprintf(&env_domxml, "_hook_domxml=%s", domxml), 0);
+        th_vm_init(&vm, "tests/data/domains/engine.xml", 0640);
         numa2 = th_src("tests/data/sysfs/numa2");
-        input = th_slurp(src, &inlen);
-        th_write(domxml, input, inlen, 0640);
 }
 
 static void teardown(void)
 {
-        th_rmtree(tmp);
-        free(tmp);
-        free(hook);
-        free(domxml);
-        free(env_domxml);
+        th_vm_clear(&vm);
         free(numa2);
-        free(input);
 }
 
-/* Only vm.xml is in the folder: no temporary file was left behind. */
 static void assert_folder_clean(void)
 {
-        DIR *d = opendir(tmp);
-        struct dirent *e;
-        size_t n = 0;
-
-        ck_assert_ptr_nonnull(d);
-        while ((e = readdir(d)))
-                if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                        ck_assert_str_eq(e->d_name, "vm.xml");
-                        n++;
-                }
-        closedir(d);
-        ck_assert_uint_eq(n, 1);
+        th_vm_assert_folder_clean(&vm);
 }
 
 static void assert_untouched(void)
 {
-        size_t len;
-        _cleanup_free_ char *now = th_slurp(domxml, &len);
-
-        ck_assert_msg(len == inlen && !memcmp(now, input, len), "the domain XML was changed");
-        assert_folder_clean();
+        th_vm_assert_untouched(&vm);
 }
 
 static void run_hook(const char *const *args, const char *const *env, ThRun *r)
 {
-        const char *argv[16] = { hook };
+        const char *argv[16] = { vm.hook };
         size_t n = 1;
 
         for (; args && *args; args++)
@@ -77,15 +48,15 @@ static void run_hook(const char *const *args, const char *const *env, ThRun *r)
 
 START_TEST(test_no_property_leaves_file_alone)
 {
-        const char *env[] = { env_domxml, "cputune=", "unrelated=1", NULL };
+        const char *env[] = { vm.env_domxml, "cputune=", "unrelated=1", NULL };
         struct stat before, after;
         ThRun r;
 
-        ck_assert_int_eq(stat(domxml, &before), 0);
+        ck_assert_int_eq(stat(vm.domxml, &before), 0);
         run_hook(NULL, env, &r);
         ck_assert_int_eq(r.status, 0);
         ck_assert_str_eq(r.err, "");
-        ck_assert_int_eq(stat(domxml, &after), 0);
+        ck_assert_int_eq(stat(vm.domxml, &after), 0);
         ck_assert_int_eq(before.st_ino, after.st_ino);
         ck_assert_int_eq(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
         assert_untouched();
@@ -96,7 +67,7 @@ END_TEST
 START_TEST(test_success_rewrites_atomically)
 {
         const char *args[] = { "--sysfs-root", numa2, NULL };
-        const char *env[] = { env_domxml, "cputune=0#0,1#2,2#4,3#6", "numatune=strict#0",
+        const char *env[] = { vm.env_domxml, "cputune=0#0,1#2,2#4,3#6", "numatune=strict#0",
                               "guestnuma=0-7#4G,8-15#4G", NULL };
         _cleanup_free_ char *gpath = th_src("tests/data/golden/engine-all.xml"), *gold = NULL, *now = NULL;
         size_t glen, len;
@@ -108,9 +79,9 @@ START_TEST(test_success_rewrites_atomically)
         ck_assert_str_eq(r.err, "");
         ck_assert_str_eq(r.out, "");
         gold = th_slurp(gpath, &glen);
-        now = th_slurp(domxml, &len);
+        now = th_slurp(vm.domxml, &len);
         ck_assert_msg(len == glen && !memcmp(now, gold, len), "result differs from golden engine-all.xml");
-        ck_assert_int_eq(stat(domxml, &st), 0);
+        ck_assert_int_eq(stat(vm.domxml, &st), 0);
         ck_assert_int_eq(st.st_mode & 07777, 0640);
         assert_folder_clean();
         th_run_clear(&r);
@@ -119,7 +90,7 @@ START_TEST(test_success_rewrites_atomically)
         run_hook(args, env, &r);
         ck_assert_int_eq(r.status, 0);
         free(now);
-        now = th_slurp(domxml, &len);
+        now = th_slurp(vm.domxml, &len);
         ck_assert_msg(len == glen && !memcmp(now, gold, len), "second run changed the result");
         th_run_clear(&r);
 }
@@ -127,7 +98,7 @@ END_TEST
 
 START_TEST(test_dry_run_prints_and_leaves_file)
 {
-        const char *args[] = { "--sysfs-root", numa2, "--dry-run", "--domxml", domxml, NULL };
+        const char *args[] = { "--sysfs-root", numa2, "--dry-run", "--domxml", vm.domxml, NULL };
         const char *env[] = { "cputune=0#0,1#2,2#4,3#6", "numatune=strict#0", "guestnuma=0-7#4G,8-15#4G", NULL };
         _cleanup_free_ char *gpath = th_src("tests/data/golden/engine-all.xml"), *gold = NULL;
         size_t glen;
@@ -146,12 +117,12 @@ START_TEST(test_warning_is_printed_with_exit_0)
 {
         _cleanup_free_ char *src = th_src("tests/data/domains/libvirt-dump.xml"), *x = NULL;
         const char *args[] = { "--sysfs-root", numa2, NULL };
-        const char *env[] = { env_domxml, "guestnuma=0-2#6G,3-5#6G", NULL };
+        const char *env[] = { vm.env_domxml, "guestnuma=0-2#6G,3-5#6G", NULL };
         size_t len;
         ThRun r;
 
         x = th_slurp(src, &len);
-        th_write(domxml, x, len, 0600);
+        th_write(vm.domxml, x, len, 0600);
         run_hook(args, env, &r);
         ck_assert_int_eq(r.status, 0);
         ck_assert_str_eq(r.err, "hpvm: warning: guestnuma: removed <numatune><memnode cellid='2'>: "
@@ -202,7 +173,7 @@ static const Refusal refusals[] = {
 START_TEST(test_refusal)
 {
         const Refusal *t = &refusals[_i];
-        const char *args[8] = { 0 }, *env[8] = { env_domxml };
+        const char *args[8] = { 0 }, *env[8] = { vm.env_domxml };
         ThRun r;
 
         for (size_t i = 0; t->args[i]; i++)
@@ -224,7 +195,7 @@ START_TEST(test_highperf_suggestions_exit_0)
 {
         _cleanup_free_ char *numa1 = th_src("tests/data/sysfs/numa1"), *now = NULL;
         const char *args[] = { "--sysfs-root", numa1, NULL };
-        const char *env[] = { env_domxml, "highperf=true", "cputune=0#0,1#1", "nosharepages=true", NULL };
+        const char *env[] = { vm.env_domxml, "highperf=true", "cputune=0#0,1#1", "nosharepages=true", NULL };
         size_t len;
         ThRun r;
 
@@ -236,7 +207,7 @@ START_TEST(test_highperf_suggestions_exit_0)
                          "hpvm: warning: highperf:   emulator pinning (emulatorpin=<cpuset>)\n"
                          "hpvm: warning: highperf:   guest NUMA and NUMA pinning (guestnuma=<vcpus>#<memory>,... and numatune=<mode>#<nodeset>)\n"
                          "hpvm: warning: highperf:   huge pages (hugepages=2M or 1G)\n");
-        now = th_slurp(domxml, &len);
+        now = th_slurp(vm.domxml, &len);
         ck_assert_ptr_nonnull(strstr(now, "<cpu mode=\"host-passthrough\">"));
         ck_assert_ptr_null(strstr(now, "<graphics"));
         assert_folder_clean();
@@ -246,13 +217,13 @@ END_TEST
 
 START_TEST(test_windows_refused)
 {
-        _cleanup_free_ char *src = th_src("tests/data/domains/windows.xml");
-        const char *env[] = { env_domxml, "highperf=true", NULL };
+        _cleanup_free_ char *src = th_src("tests/data/domains/windows.xml"), *x = NULL;
+        const char *env[] = { vm.env_domxml, "highperf=true", NULL };
+        size_t len;
         ThRun r;
 
-        free(input);
-        input = th_slurp(src, &inlen);
-        th_write(domxml, input, inlen, 0600);
+        x = th_slurp(src, &len);
+        th_vm_set_input(&vm, x, len, 0600);
         run_hook(NULL, env, &r);
         ck_assert_int_eq(r.status, 2);
         ck_assert_str_eq(r.err, "hpvm: highperf: the High Performance profile is for non-Windows guests, and this VM "
@@ -265,7 +236,7 @@ END_TEST
 START_TEST(test_long_value_refused)
 {
         char *big = malloc(100 * 1024 + 16);
-        const char *env[] = { env_domxml, big, NULL };
+        const char *env[] = { vm.env_domxml, big, NULL };
         ThRun r;
 
         strcpy(big, "cputune=0#");
@@ -300,7 +271,7 @@ START_TEST(test_missing_domxml)
         th_run_clear(&r);
 
         /* A folder where the file should be. */
-        args[1] = tmp;
+        args[1] = vm.tmp;
         run_hook(args, env, &r);
         ck_assert_int_eq(r.status, 2);
         ck_assert_uint_eq(th_lines(r.err), 1);
@@ -321,13 +292,10 @@ static const char *const bad_docs[] = {
 
 START_TEST(test_bad_document)
 {
-        const char *env[] = { env_domxml, "guestnuma=0#1G", NULL };
+        const char *env[] = { vm.env_domxml, "guestnuma=0#1G", NULL };
         ThRun r;
 
-        free(input);
-        input = strdup(bad_docs[_i]);
-        inlen = strlen(input);
-        th_write(domxml, input, inlen, 0600);
+        th_vm_set_input(&vm, bad_docs[_i], strlen(bad_docs[_i]), 0600);
         run_hook(NULL, env, &r);
         ck_assert_int_eq(r.status, 2);
         ck_assert_uint_eq(th_lines(r.err), 1);

@@ -30,66 +30,38 @@
 #define RSS_LIMIT_KB (96 * 1024)        /* a 16 MiB document parsed and re-serialized fits well inside */
 #define AS_LIMIT ((size_t)1 << 30)      /* address space of the child: a runaway allocation fails, not the host */
 
-static char *tmp, *hook, *domxml, *env_domxml, *numa2;
-static char *input;
-static size_t inlen;
+static ThVm vm;
+static char *numa2;
 
 static void setup(void)
 {
-        _cleanup_free_ char *src = th_src("tests/data/domains/engine.xml");
-
-        tmp = th_tmpdir();
-        ck_assert_int_eq(chmod(tmp, 0755), 0);
-        ck_assert_int_ge(asprintf(&hook, "%s/hooks/before_vm_start", th_builddir()), 0);
-        ck_assert_int_ge(asprintf(&domxml, "%s/vm.xml", tmp), 0);
-        ck_assert_int_ge(asprintf(&env_domxml, "_hook_domxml=%s", domxml), 0);
+        th_vm_init(&vm, "tests/data/domains/engine.xml", 0644);
+        /* Some cases run the hook as nobody: it must reach the folder. */
+        ck_assert_int_eq(chmod(vm.tmp, 0755), 0);
         numa2 = th_src("tests/data/sysfs/numa2");
-        input = th_slurp(src, &inlen);
-        th_write(domxml, input, inlen, 0644);
 }
 
 static void teardown(void)
 {
-        th_rmtree(tmp);
-        free(tmp);
-        free(hook);
-        free(domxml);
-        free(env_domxml);
+        th_vm_clear(&vm);
         free(numa2);
-        free(input);
 }
 
 static void set_input(const char *data, size_t len)
 {
-        free(input);
-        input = malloc(len + 1);
-        ck_assert_ptr_nonnull(input);
-        memcpy(input, data, len);
-        input[len] = '\0';
-        inlen = len;
-        th_write(domxml, input, inlen, 0644);
+        th_vm_set_input(&vm, data, len, 0644);
 }
 
 static void assert_untouched(void)
 {
-        size_t len, n = 0;
-        _cleanup_free_ char *now = th_slurp(domxml, &len);
-        DIR *d = opendir(tmp);
-        struct dirent *e;
-
-        ck_assert_msg(len == inlen && !memcmp(now, input, len), "the domain XML was changed");
-        ck_assert_ptr_nonnull(d);
-        while ((e = readdir(d)))
-                n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-        closedir(d);
-        ck_assert_msg(n == 1, "%zu files in the folder: a temporary file was left behind", n);
+        th_vm_assert_untouched(&vm);
 }
 
 /* Run the hook on vm.xml with @env; it must refuse in one bounded line, in bounded time and memory. */
 static void expect_refusal(const char *const *env, long uid, const char *want)
 {
-        const char *argv[] = { hook, "--sysfs-root", numa2, NULL };
-        const char *fullenv[8] = { env_domxml };
+        const char *argv[] = { vm.hook, "--sysfs-root", numa2, NULL };
+        const char *fullenv[8] = { vm.env_domxml };
         ThLimits lim = { .uid = uid, .as_bytes = SANITIZED ? 0 : AS_LIMIT };
         size_t n = 1;
         ThRun r;
@@ -201,8 +173,8 @@ START_TEST(test_xinclude_not_followed)
 {
         static const char doc[] = "<domain xmlns:xi=\"http://www.w3.org/2001/XInclude\"><name>x</name>"
                                   "<xi:include href=\"/etc/passwd\" parse=\"text\"/></domain>";
-        const char *argv[] = { hook, "--dry-run", NULL };
-        const char *env[] = { env_domxml, "nosharepages=true", NULL };
+        const char *argv[] = { vm.hook, "--dry-run", NULL };
+        const char *env[] = { vm.env_domxml, "nosharepages=true", NULL };
         ThRun r;
 
         set_input(doc, strlen(doc));
@@ -230,11 +202,11 @@ START_TEST(test_file_not_readable)
 
         if (geteuid() != 0) {
                 /* As a user: a mode-000 file of our own is unreadable already. */
-                ck_assert_int_eq(chmod(domxml, 0), 0);
+                ck_assert_int_eq(chmod(vm.domxml, 0), 0);
                 expect_refusal(env, -1, "Permission denied");
                 return;
         }
-        ck_assert_int_eq(chmod(domxml, 0600), 0);      /* root's, not nobody's */
+        ck_assert_int_eq(chmod(vm.domxml, 0600), 0);      /* root's, not nobody's */
         expect_refusal(env, nobody_uid(), "cannot open");
 }
 END_TEST
@@ -244,9 +216,9 @@ START_TEST(test_folder_not_writable)
         const char *env[] = { "cputune=0#0", NULL };
 
         if (geteuid() != 0) {
-                ck_assert_int_eq(chmod(tmp, 0555), 0);
+                ck_assert_int_eq(chmod(vm.tmp, 0555), 0);
                 expect_refusal(env, -1, "cannot create a temporary file beside");
-                ck_assert_int_eq(chmod(tmp, 0755), 0);
+                ck_assert_int_eq(chmod(vm.tmp, 0755), 0);
                 return;
         }
         /* root owns the folder (0755) and the file (0644): nobody can read, not replace. */
@@ -257,12 +229,12 @@ END_TEST
 START_TEST(test_not_a_regular_file)
 {
         _cleanup_free_ char *fifo = NULL;
-        const char *argv[] = { hook, "--domxml", NULL, NULL };
+        const char *argv[] = { vm.hook, "--domxml", NULL, NULL };
         const char *env[] = { "cputune=0#0", NULL };
-        const char *paths[] = { "/dev/zero", tmp, NULL };
+        const char *paths[] = { "/dev/zero", vm.tmp, NULL };
         ThRun r;
 
-        ck_assert_int_ge(asprintf(&fifo, "%s/fifo", tmp), 0);
+        ck_assert_int_ge(asprintf(&fifo, "%s/fifo", vm.tmp), 0);
         ck_assert_int_eq(mkfifo(fifo, 0600), 0);
         paths[2] = fifo;
         for (size_t i = 0; i < 3; i++) {

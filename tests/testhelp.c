@@ -1,5 +1,6 @@
 /* testhelp.c: helpers shared by the Check suites. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -196,6 +197,74 @@ void th_run_clear(ThRun *r)
         free(r->out);
         free(r->err);
         r->out = r->err = NULL;
+}
+
+void th_vm_init(ThVm *vm, const char *fixture, unsigned mode)
+{
+        char *src = th_src(fixture);
+        char *x;
+        size_t len;
+
+        memset(vm, 0, sizeof(*vm));
+        vm->tmp = th_tmpdir();
+        ck_assert_int_ge(asprintf(&vm->hook, "%s/hooks/before_vm_start", th_builddir()), 0);
+        ck_assert_int_ge(asprintf(&vm->domxml, "%s/vm.xml", vm->tmp), 0);
+        ck_assert_int_ge(asprintf(&vm->env_domxml, "_hook_domxml=%s", vm->domxml), 0);
+        x = th_slurp(src, &len);
+        th_vm_set_input(vm, x, len, mode);
+        free(x);
+        free(src);
+}
+
+void th_vm_clear(ThVm *vm)
+{
+        if (vm->tmp)
+                th_rmtree(vm->tmp);
+        free(vm->tmp);
+        free(vm->domxml);
+        free(vm->env_domxml);
+        free(vm->hook);
+        free(vm->input);
+        memset(vm, 0, sizeof(*vm));
+}
+
+void th_vm_set_input(ThVm *vm, const void *data, size_t len, unsigned mode)
+{
+        char *copy = malloc(len + 1);
+
+        ck_assert_ptr_nonnull(copy);
+        memcpy(copy, data, len);
+        copy[len] = '\0';
+        free(vm->input);
+        vm->input = copy;
+        vm->inlen = len;
+        th_write(vm->domxml, copy, len, mode);
+}
+
+void th_vm_assert_folder_clean(const ThVm *vm)
+{
+        DIR *d = opendir(vm->tmp);
+        struct dirent *e;
+        size_t n = 0;
+
+        ck_assert_ptr_nonnull(d);
+        while ((e = readdir(d)))
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                        ck_assert_msg(!strcmp(e->d_name, "vm.xml"), "%s left in the folder", e->d_name);
+                        n++;
+                }
+        closedir(d);
+        ck_assert_uint_eq(n, 1);
+}
+
+void th_vm_assert_untouched(const ThVm *vm)
+{
+        size_t len;
+        char *now = th_slurp(vm->domxml, &len);
+
+        ck_assert_msg(len == vm->inlen && !memcmp(now, vm->input, len), "the domain XML was changed");
+        free(now);
+        th_vm_assert_folder_clean(vm);
 }
 
 size_t th_lines(const char *s)

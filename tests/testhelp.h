@@ -47,6 +47,26 @@ void th_run_limited(const char *const argv[], const char *const env[], int timeo
                     ThRun *ret);
 void th_run_clear(ThRun *r);
 
+/* A domain XML file in a private folder, as vdsm hands it to a hook. */
+typedef struct ThVm {
+        char *tmp;              /* the folder; only vm.xml is in it */
+        char *domxml;           /* <tmp>/vm.xml */
+        char *env_domxml;       /* "_hook_domxml=<domxml>" */
+        char *hook;             /* $HPVM_BUILDDIR/hooks/before_vm_start */
+        char *input;            /* what vm.xml holds before the hook runs */
+        size_t inlen;
+} ThVm;
+
+/* Copy tests/<@fixture> (relative to the source folder) to a fresh vm.xml with @mode. */
+void th_vm_init(ThVm *vm, const char *fixture, unsigned mode);
+void th_vm_clear(ThVm *vm);
+/* Replace vm.xml (and what it is compared with) by @len bytes of @data. */
+void th_vm_set_input(ThVm *vm, const void *data, size_t len, unsigned mode);
+/* Only vm.xml is in the folder: no temporary file was left behind. */
+void th_vm_assert_folder_clean(const ThVm *vm);
+/* vm.xml holds exactly the input, and the folder is clean. */
+void th_vm_assert_untouched(const ThVm *vm);
+
 /* Count of '\n' in @s. */
 size_t th_lines(const char *s);
 
