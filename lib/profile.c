@@ -152,14 +152,10 @@ static bool is_usb_controller(const xmlNode *c)
         return prop_is(c, "type", "usb");
 }
 
-static bool is_usb_none(const xmlNode *c)
+/* A device already as the profile wants it: model none, nothing inside. */
+static bool is_bare_model_none(const xmlNode *n)
 {
-        return prop_is(c, "model", "none") && !has_element_children(c);
-}
-
-static bool is_balloon_none(const xmlNode *b)
-{
-        return prop_is(b, "model", "none") && !has_element_children(b);
+        return prop_is(n, "model", "none") && !has_element_children(n);
 }
 
 static int make_balloon_none(HpvmDomain *d, xmlNode *devices)
@@ -195,7 +191,7 @@ static int usb_off(HpvmDomain *d, xmlNode *devices)
         remove_children(devices, "redirfilter", NULL);
         remove_children(devices, "smartcard", NULL);
         HPVM_XML_FOREACH(x, devices, "controller")
-                if (is_usb_controller(x) && is_usb_none(x) && usb == 1)
+                if (is_usb_controller(x) && is_bare_model_none(x) && usb == 1)
                         return 0;
         remove_children(devices, "controller", is_usb_controller);
         c = new_with(d, "controller", "type", "usb");
@@ -267,7 +263,7 @@ int hpvm_profile_apply(HpvmDomain *d, bool keep_iothreads)
         if ((r = ensure_only(d, devices, "video", is_video_none, make_video_none)) < 0 ||
             (r = serial_console(d, devices)) < 0 ||
             (r = usb_off(d, devices)) < 0 ||
-            (r = ensure_only(d, devices, "memballoon", is_balloon_none, make_balloon_none)) < 0 ||
+            (r = ensure_only(d, devices, "memballoon", is_bare_model_none, make_balloon_none)) < 0 ||
             (r = host_passthrough(d)) < 0)
                 return r;
         if (!keep_iothreads && hpvm_domain_iothreads(d) == 0)
