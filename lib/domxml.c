@@ -126,9 +126,8 @@ void hpvm_domain_insert_after(HpvmDomain *d, xmlNode *prev, xmlNode *node)
 static void insert_into_empty(HpvmDomain *d, xmlNode *parent, xmlNode *node)
 {
         xmlNode *ws, *n, *next;
-        const char *outer = "", *nl;
-        size_t olen = 0;
-        char *inner, *close;
+        const char *outer = "";
+        char *inner = NULL, *close = NULL;
 
         /* An empty parent may still hold blanks ("<numa>\n  </numa>"): they go. */
         for (n = parent->children; n; n = next) {
@@ -138,30 +137,23 @@ static void insert_into_empty(HpvmDomain *d, xmlNode *parent, xmlNode *node)
                         xmlFreeNode(n);
                 }
         }
+        /* Indent from the parent's own indentation (the root has none); unformatted input stays so. */
         ws = d->indent_unit ? indent_node(parent) : NULL;
-        if (!ws && parent != d->root) {
-                xmlAddChild(parent, node);
-                return;
+        if (ws)
+                outer = strrchr((const char *)ws->content, '\n') + 1;
+        if (d->indent_unit && (ws || parent == d->root)) {
+                /* asprintf() leaves its pointer undefined on failure. */
+                if (asprintf(&inner, "\n%s%s", outer, d->indent_unit) < 0)
+                        inner = NULL;
+                if (asprintf(&close, "\n%s", outer) < 0)
+                        close = NULL;
         }
-        if (ws) {
-                nl = strrchr((const char *)ws->content, '\n');
-                outer = nl + 1;
-                olen = strlen(outer);
-        }
-        if (!d->indent_unit) {
-                xmlAddChild(parent, node);
-                return;
-        }
-        inner = malloc(olen + strlen(d->indent_unit) + 2);
-        close = malloc(olen + 2);
         if (!inner || !close) {
                 free(inner);
                 free(close);
                 xmlAddChild(parent, node);
                 return;
         }
-        sprintf(inner, "\n%s%s", outer, d->indent_unit);
-        sprintf(close, "\n%s", outer);
         xmlAddChild(parent, xmlNewDocText(d->doc, BAD_CAST inner));
         xmlAddChild(parent, node);
         xmlAddChild(parent, xmlNewDocText(d->doc, BAD_CAST close));
@@ -686,9 +678,10 @@ static void prune_cell_refs(HpvmDomain *d, xmlNode *numa, size_t ncells, HpvmWar
                 for (xmlNode *dist = hpvm_xml_child(cell, "distances"), *dnext; dist; dist = dnext) {
                         dnext = hpvm_xml_next(dist, "distances");
                         for (xmlNode *s = hpvm_xml_child(dist, "sibling"); s; s = next) {
+                                long id = id_attr(s, "id", HPVM_VCPU_MAX);
+
                                 next = hpvm_xml_next(s, "sibling");
-                                if (id_attr(s, "id", HPVM_VCPU_MAX) < 0 ||
-                                    (size_t)id_attr(s, "id", HPVM_VCPU_MAX) >= ncells)
+                                if (id < 0 || (size_t)id >= ncells)
                                         hpvm_domain_remove(s);
                         }
                         if (!hpvm_xml_child(dist, "sibling"))

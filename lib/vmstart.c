@@ -161,31 +161,7 @@ static int check_vcpus_exist(const char *prop, const char *what, const HpvmCpuSe
                               vcpu_range(vcpus, range, sizeof(range)));
 }
 
-static int check_cputune(const VmStart *v, const HpvmDomain *d, const HpvmHost *h, HpvmError *err)
-{
-        char bad[HPVM_CPUSET_STRMAX], online[HPVM_CPUSET_STRMAX];
-
-        for (size_t i = 0; i < v->cputune.n; i++) {
-                const HpvmPin *p = &v->cputune.pins[i];
-                HpvmCpuSet off = p->cpus;
-                HpvmCpuSet one;
-
-                hpvm_cpuset_zero(&one);
-                hpvm_cpuset_set(&one, p->id);
-                if (check_vcpus_exist("cputune", "", &one, d->vcpus, err) < 0)
-                        return err->code;
-                hpvm_cpuset_andnot(&off, &h->online);
-                if (hpvm_cpuset_is_empty(&off))
-                        continue;
-                hpvm_cpuset_format(&off, bad, sizeof(bad));
-                hpvm_cpuset_format(&h->online, online, sizeof(online));
-                return hpvm_error_set(err, -ERANGE, "cputune: vCPU %u: host CPU %s is not online (online CPUs: %s)",
-                                      p->id, bad, online);
-        }
-        return 0;
-}
-
-/* A lone cpuset property (emulatorpin) or a pin list (iothreadpin) on online CPUs only. */
+/* Pins (cputune, iothreadpin: @who and @id name the pinned thread) or a lone cpuset (emulatorpin) on online CPUs only. */
 static int check_online(const char *prop, const char *who, unsigned id, const HpvmCpuSet *cpus,
                         const HpvmHost *h, HpvmError *err)
 {
@@ -201,6 +177,22 @@ static int check_online(const char *prop, const char *who, unsigned id, const Hp
                 return hpvm_error_set(err, -ERANGE, "%s: %s %u: host CPU %s is not online (online CPUs: %s)",
                                       prop, who, id, bad, online);
         return hpvm_error_set(err, -ERANGE, "%s: host CPU %s is not online (online CPUs: %s)", prop, bad, online);
+}
+
+static int check_cputune(const VmStart *v, const HpvmDomain *d, const HpvmHost *h, HpvmError *err)
+{
+        for (size_t i = 0; i < v->cputune.n; i++) {
+                const HpvmPin *p = &v->cputune.pins[i];
+                HpvmCpuSet one;
+                int r;
+
+                hpvm_cpuset_zero(&one);
+                hpvm_cpuset_set(&one, p->id);
+                if ((r = check_vcpus_exist("cputune", "", &one, d->vcpus, err)) < 0 ||
+                    (r = check_online("cputune", "vCPU", p->id, &p->cpus, h, err)) < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int check_numatune(const VmStart *v, const HpvmDomain *d, const HpvmHost *h, HpvmError *err)
@@ -284,78 +276,75 @@ static int check_page_sizes(const VmStart *v, const HpvmHost *h, HpvmError *err)
                               page_name(v->page_kib, want, sizeof(want)), nseen ? offered : "no huge pages at all");
 }
 
-/*
- * Enough free pages, where libvirt will take them: with a strict or
- * restrictive binding, each guest cell's pages come from its memnode's nodes
- * (else the memory nodeset); otherwise from anywhere on the host.
- */
-static int check_free_pages(const VmStart *v, const HpvmDomain *d, const HpvmHost *h, HpvmError *err)
+/* @need pages of @size_kib must be free on @nodes (NULL: anywhere on the host). */
+static int check_free_on(const HpvmHost *h, const HpvmCpuSet *nodes, uint64_t need, uint64_t size_kib,
+                         HpvmError *err)
 {
-        char ps[32], where[HPVM_CPUSET_STRMAX + 16], nodes[HPVM_CPUSET_STRMAX], kb[32];
+        char ps[32], list[HPVM_CPUSET_STRMAX];
+        uint64_t have = free_pages(h, nodes, size_kib);
+        bool one;
+
+        if (need <= have)
+                return 0;
+        page_name(size_kib, ps, sizeof(ps));
+        if (!nodes)
+                return hpvm_error_set(err, -ERANGE, "hugepages: the VM needs %llu pages of %s, the host has %llu free",
+                                      (unsigned long long)need, ps, (unsigned long long)have);
+        one = hpvm_cpuset_count(nodes) == 1;
+        hpvm_cpuset_format(nodes, list, sizeof(list));
+        return hpvm_error_set(err, -ERANGE, "hugepages: the VM needs %llu pages of %s on %s %s, %s %llu free",
+                              (unsigned long long)need, ps, one ? "node" : "nodes", list,
+                              one ? "which has" : "which have", (unsigned long long)have);
+}
+
+/*
+ * <memoryBacking><hugepages>, then enough free pages where libvirt will take
+ * them: with a strict or restrictive binding, a guest cell with a memnode on
+ * that memnode's nodes, the other cells (or the whole VM) on the memory
+ * nodeset; otherwise anywhere on the host.
+ */
+static int set_hugepages(const VmStart *v, HpvmDomain *d, const HpvmHost *h, HpvmError *err)
+{
         _cleanup_free_ uint64_t *cells = NULL;
-        uint64_t size = v->page_kib;
-        HpvmNumaTune nt;
+        uint64_t size = v->page_kib, shared;
+        HpvmCpuSet all_cells, target;
+        char ps[32], kb[32];
         size_t ncells = 0;
+        HpvmNumaTune nt;
         bool bound;
+        int r;
+
+        if (hpvm_domain_get_cells(d, &cells, &ncells) < 0)
+                ncells = 0;
+        bound = hpvm_domain_get_numatune(d, &nt) &&
+                (nt.mode == HPVM_NUMA_STRICT || nt.mode == HPVM_NUMA_RESTRICTIVE);
+        /* <page nodeset> names GUEST cells: with a strict binding, every cell takes huge pages. */
+        hpvm_cpuset_zero(&all_cells);
+        if (ncells)
+                hpvm_cpuset_set_range(&all_cells, 0, (unsigned)ncells - 1);
+        if (hpvm_domain_set_hugepages(d, size, bound && nt.mode == HPVM_NUMA_STRICT && ncells ? &all_cells : NULL) < 0)
+                return hpvm_error_set(err, -ENOMEM, "out of memory editing the domain XML");
 
         page_name(size, ps, sizeof(ps));
         if (d->mem_kib % size)
                 return hpvm_error_set(err, -EINVAL, "hugepages: the VM's memory (%s) is not a whole number of %s pages",
                                       hpvm_format_kib(d->mem_kib, kb, sizeof(kb)), ps);
-        if (hpvm_domain_get_cells(d, &cells, &ncells) < 0)
-                ncells = 0;
         for (size_t i = 0; i < ncells; i++)
                 if (cells[i] % size)
                         return hpvm_error_set(err, -EINVAL,
                                               "hugepages: guest NUMA cell %zu has %s of memory, not a whole number of %s pages",
                                               i, hpvm_format_kib(cells[i], kb, sizeof(kb)), ps);
+        if (!bound)
+                return check_free_on(h, NULL, d->mem_kib / size, size, err);
 
-        bound = hpvm_domain_get_numatune(d, &nt) &&
-                (nt.mode == HPVM_NUMA_STRICT || nt.mode == HPVM_NUMA_RESTRICTIVE);
-        if (!bound) {
-                uint64_t need = d->mem_kib / size, have = free_pages(h, NULL, size);
-
-                if (need > have)
-                        return hpvm_error_set(err, -ERANGE, "hugepages: the VM needs %llu pages of %s, the host has %llu free",
-                                              (unsigned long long)need, ps, (unsigned long long)have);
-                return 0;
+        shared = ncells ? 0 : d->mem_kib / size;
+        for (size_t i = 0; i < ncells; i++) {
+                if (!hpvm_domain_get_memnode(d, (unsigned)i, &target))
+                        shared += cells[i] / size;
+                else if ((r = check_free_on(h, &target, cells[i] / size, size, err)) < 0)
+                        return r;
         }
-        /* One demand per cell (by its memnode), or one for the whole VM on the nodeset. */
-        for (size_t i = 0; i < (ncells ? ncells : 1); i++) {
-                HpvmCpuSet target = nt.nodes;
-                uint64_t need = ncells ? 0 : d->mem_kib / size, have;
-
-                if (ncells && hpvm_domain_get_memnode(d, (unsigned)i, &target))
-                        need = cells[i] / size;
-                else if (ncells) {
-                        /* Cells without a memnode share the nodeset: add them all up once. */
-                        bool done_before = false;
-
-                        for (size_t j = 0; j < i; j++) {
-                                HpvmCpuSet t;
-
-                                done_before |= !hpvm_domain_get_memnode(d, (unsigned)j, &t);
-                        }
-                        if (done_before)
-                                continue;
-                        for (size_t j = i; j < ncells; j++) {
-                                HpvmCpuSet t;
-
-                                if (!hpvm_domain_get_memnode(d, (unsigned)j, &t))
-                                        need += cells[j] / size;
-                        }
-                }
-                have = free_pages(h, &target, size);
-                if (need <= have)
-                        continue;
-                hpvm_cpuset_format(&target, nodes, sizeof(nodes));
-                snprintf(where, sizeof(where), "%s %s", hpvm_cpuset_count(&target) == 1 ? "node" : "nodes", nodes);
-                return hpvm_error_set(err, -ERANGE, "hugepages: the VM needs %llu pages of %s on %s, %s %llu free",
-                                      (unsigned long long)need, ps, where,
-                                      hpvm_cpuset_count(&target) == 1 ? "which has" : "which have",
-                                      (unsigned long long)have);
-        }
-        return 0;
+        return shared ? check_free_on(h, &nt.nodes, shared, size, err) : 0;
 }
 
 /* Emulator and IO threads sharing a CPU with a pinned vCPU steal its time: say so, do not refuse. */
@@ -495,25 +484,8 @@ int hpvm_vmstart_rewrite(const char *in, size_t len, HpvmPropGetter get, void *o
             (v.nosharepages_raw && hpvm_domain_set_nosharepages(d, v.nosharepages) < 0) ||
             ((v.invtsc_raw || v.highperf) && hpvm_domain_set_feature(d, "invtsc", want_invtsc) < 0))
                 goto nomem;
-        if (v.hugepages_raw) {
-                _cleanup_free_ uint64_t *cells = NULL;
-                HpvmCpuSet all_cells;
-                HpvmNumaTune nt;
-                size_t ncells = 0;
-                bool strict = hpvm_domain_get_numatune(d, &nt) && nt.mode == HPVM_NUMA_STRICT;
-
-                /* <page nodeset> names GUEST cells: with a strict binding, every cell takes huge pages. */
-                if (hpvm_domain_get_cells(d, &cells, &ncells) < 0)
-                        ncells = 0;
-                hpvm_cpuset_zero(&all_cells);
-                if (ncells)
-                        hpvm_cpuset_set_range(&all_cells, 0, (unsigned)ncells - 1);
-                if (hpvm_domain_set_hugepages(d, v.page_kib, strict && ncells ? &all_cells : NULL) < 0)
-                        goto nomem;
-                r = check_free_pages(&v, d, host, err);
-                if (r < 0)
-                        goto out;
-        }
+        if (v.hugepages_raw && (r = set_hugepages(&v, d, host, err)) < 0)
+                goto out;
         if (v.emulatorpin_raw)
                 warn_overlap(d, "emulatorpin", "emulatorpin", warn);
         if (v.iothreadpin_raw)
