@@ -10,19 +10,10 @@
 
 #include "props.h"
 #include "topology.h"
+#include "fuzzcheck.h"
 
-#define FAIL(...)                                                              \
-        do {                                                                   \
-                fprintf(stderr, "fuzz-caps: %s:%d: ", __FILE__, __LINE__);     \
-                fprintf(stderr, __VA_ARGS__);                                  \
-                fputc('\n', stderr);                                           \
-                abort();                                                       \
-        } while (0)
-#define CHECK(cond, ...) do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 /*
  * Library code never prints: a libxml2 message that reaches its generic
  * handler would be extra lines on the hook's stderr, where the contract

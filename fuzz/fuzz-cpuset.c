@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cpuset.h"
+#include "fuzzcheck.h"
 
 /*
  * Input: byte 0 picks the mode, the rest is the payload.
@@ -17,16 +18,6 @@
  * In both modes bits 4-7 pick a buffer size for the -ENOSPC (truncation) check.
  */
 
-#define FAIL(...)                                                              \
-        do {                                                                   \
-                fprintf(stderr, "fuzz-cpuset: %s:%d: ", __FILE__, __LINE__);   \
-                fprintf(stderr, __VA_ARGS__);                                  \
-                fputc('\n', stderr);                                           \
-                abort();                                                       \
-        } while (0)
-#define CHECK(cond, ...) do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const unsigned limits[8] = { 0, 1, 2, 63, 64, 1024, HPVM_CPUSET_MAX, HPVM_CPUSET_MAX + 1000 };
 static const size_t small_sizes[16] = { 0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 32, 64, 100, 1000, 4096 };

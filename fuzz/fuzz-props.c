@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "props.h"
+#include "fuzzcheck.h"
 
 /*
  * Input: byte 0 picks the parser (modulo 8), the rest is the property value,
@@ -15,16 +16,6 @@
  * it, as it would there).
  */
 
-#define FAIL(...)                                                              \
-        do {                                                                   \
-                fprintf(stderr, "fuzz-props: %s:%d: ", __FILE__, __LINE__);    \
-                fprintf(stderr, __VA_ARGS__);                                  \
-                fputc('\n', stderr);                                           \
-                abort();                                                       \
-        } while (0)
-#define CHECK(cond, ...) do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { P_CPUTUNE, P_PINLIST, P_NUMATUNE, P_GUESTNUMA, P_CPUSET, P_BOOL, P_PAGESIZE, P_NUMBER, P_COUNT };
 

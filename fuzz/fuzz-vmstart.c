@@ -12,6 +12,7 @@
 
 #include "domxml.h"
 #include "vmstart.h"
+#include "fuzzcheck.h"
 
 /*
  * Input: "<name>=<value>\n" lines (the custom properties), one NUL byte, then
@@ -21,14 +22,6 @@
  * compiled in as HPVM_FUZZ_SRCDIR.
  */
 
-#define FAIL(...)                                                              \
-        do {                                                                   \
-                fprintf(stderr, "fuzz-vmstart: %s:%d: ", __FILE__, __LINE__);  \
-                fprintf(stderr, __VA_ARGS__);                                  \
-                fputc('\n', stderr);                                           \
-                abort();                                                       \
-        } while (0)
-#define CHECK(cond, ...) do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
 
 #ifndef HPVM_FUZZ_SRCDIR
 #define HPVM_FUZZ_SRCDIR "."
@@ -37,8 +30,6 @@
 #define MAX_PROPS 16
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static char caps_path[4096];
 
 /*
