@@ -46,7 +46,7 @@ static void check_failure(int r, const HpvmError *err)
 }
 
 /* What every consumer of a host assumes: sorted unique nodes, disjoint CPUs, a CPU table that covers them. */
-static void check_host(const HpvmHost *h)
+static void check_host(const HpvmHost *h, const HpvmUsage *u)
 {
         HpvmCpuSet all;
 
@@ -60,22 +60,30 @@ static void check_host(const HpvmHost *h)
                 CHECK(hpvm_host_node(h, n->id) == n, "node %u not found by id", n->id);
                 CHECK(!hpvm_cpuset_intersects(&all, &n->cpus), "node %u shares CPUs with another node", n->id);
                 hpvm_cpuset_or(&all, &n->cpus);
-                CHECK(n->mem_total_kib <= HPVM_MEM_MAX_KIB, "node %u memory %llu KiB", n->id,
-                      (unsigned long long)n->mem_total_kib);
+                CHECK(n->mem_kib <= HPVM_MEM_MAX_KIB || n->mem_kib == HPVM_MEM_UNKNOWN, "node %u memory %llu KiB",
+                      n->id, (unsigned long long)n->mem_kib);
+                CHECK(u->node[i].mem_kib == HPVM_MEM_UNKNOWN, "node %u: capabilities give no free memory", n->id);
                 CHECK(n->npools <= HPVM_PAGE_SIZES_MAX, "node %u has %zu pools", n->id, n->npools);
                 for (size_t p = 0; p < n->npools; p++) {
                         const HpvmPagePool *pool = &n->pools[p];
 
                         CHECK(pool->size_kib > 0 && (p == 0 || n->pools[p - 1].size_kib < pool->size_kib),
                               "node %u pools not ascending", n->id);
-                        CHECK(pool->free <= pool->total, "node %u pool %llu KiB: free > total", n->id,
+                        CHECK(u->node[i].pages[p] == pool->total, "node %u pool %llu KiB: free != total", n->id,
                               (unsigned long long)pool->size_kib);
                         CHECK(pool->total <= HPVM_MEM_MAX_KIB / pool->size_kib, "node %u pool too large", n->id);
                         CHECK(hpvm_node_pages(n, pool->size_kib) == pool, "node %u pool lookup", n->id);
                 }
         }
         CHECK(hpvm_cpuset_equal(&all, &h->online), "online CPUs are not the union of the nodes' CPUs");
-        CHECK(hpvm_cpuset_is_empty(&h->pinned), "pinned set not empty on load");
+        CHECK(u->nnodes == h->nnodes, "usage has %zu nodes, host %zu", u->nnodes, h->nnodes);
+        CHECK(hpvm_cpuset_is_empty(&u->taken) && hpvm_cpuset_is_empty(&u->reserved), "usage not empty on load");
+        for (size_t i = 0; h->distance && i < h->nnodes; i++)
+                for (size_t j = 0; j < h->nnodes; j++)
+                        CHECK(hpvm_host_distance(h, i, j) > 0, "distance %zu -> %zu is 0", i, j);
+        for (size_t k = 0; k < h->ncores; k++)
+                for (size_t m = k + 1; m < h->ncores; m++)
+                        CHECK(!hpvm_cpuset_intersects(&h->cores[k], &h->cores[m]), "cores %zu and %zu overlap", k, m);
         if (hpvm_cpuset_is_empty(&h->online)) {
                 CHECK(h->ncpu == 0, "ncpu %u without CPUs", h->ncpu);
                 return;
@@ -109,11 +117,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         HpvmHost *h = NULL, *sentinel = (HpvmHost *)(uintptr_t)0xa5a5a5a5;
+        HpvmUsage *u = NULL;
         HpvmError err = { 0 };
         int r;
 
         h = sentinel;
-        r = hpvm_host_parse_caps((const char *)data, size, &h, &err);
+        r = hpvm_host_parse_caps((const char *)data, size, HPVM_HOST_ALL, &h, &u, &err);
         if (r < 0) {
                 check_failure(r, &err);
                 CHECK(h == sentinel, "*ret_host changed on failure");
@@ -122,7 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(r == 0, "returned %d", r);
         CHECK(err.code == 0 && err.msg[0] == '\0', "success with a message: %s", err.msg);
         CHECK(h && h != sentinel, "success without a host");
-        check_host(h);
+        check_host(h, u);
         hpvm_host_free(h);
+        hpvm_usage_free(u);
         return 0;
 }

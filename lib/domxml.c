@@ -563,72 +563,13 @@ int hpvm_domain_set_hugepages(HpvmDomain *d, uint64_t size_kib, const HpvmCpuSet
         return set_cpuset_prop(page, "nodeset", cells);
 }
 
-/* A cpuset attribute libvirt would accept; false if absent or not in our (blank-free) grammar. */
-static bool cpuset_attr(const xmlNode *n, const char *name, unsigned limit, HpvmCpuSet *ret)
-{
-        _cleanup_xmlchar_ xmlChar *v = n ? hpvm_xml_prop(n, name) : NULL;
-
-        return v && hpvm_cpuset_parse((const char *)v, strlen((const char *)v), limit, "CPU", ret, NULL) == 0;
-}
-
-bool hpvm_domain_get_numatune(const HpvmDomain *d, HpvmNumaTune *ret)
-{
-        xmlNode *mem = hpvm_xml_child(hpvm_xml_child(d->root, "numatune"), "memory");
-        _cleanup_xmlchar_ xmlChar *mode = mem ? hpvm_xml_prop(mem, "mode") : NULL;
-        HpvmNumaTune nt = { .mode = HPVM_NUMA_STRICT };
-
-        if (!cpuset_attr(mem, "nodeset", HPVM_NODE_MAX, &nt.nodes))
-                return false;
-        for (int m = HPVM_NUMA_STRICT; mode && m <= HPVM_NUMA_RESTRICTIVE; m++)
-                if (xmlStrEqual(mode, BAD_CAST hpvm_numa_mode_name((HpvmNumaMode)m)))
-                        nt.mode = (HpvmNumaMode)m;
-        *ret = nt;
-        return true;
-}
-
-bool hpvm_domain_get_memnode(const HpvmDomain *d, unsigned cell, HpvmCpuSet *ret)
-{
-        HPVM_XML_FOREACH(mn, hpvm_xml_child(d->root, "numatune"), "memnode")
-                if (id_attr(mn, "cellid", HPVM_VCPU_MAX) == (long)cell)
-                        return cpuset_attr(mn, "nodeset", HPVM_NODE_MAX, ret);
-        return false;
-}
-
-int hpvm_domain_get_cells(const HpvmDomain *d, uint64_t **ret_mem, size_t *ret_n)
-{
-        xmlNode *numa = hpvm_xml_child(hpvm_xml_child(d->root, "cpu"), "numa");
-        uint64_t *mem = NULL;
-        size_t n = 0;
-
-        HPVM_XML_FOREACH(c, numa, "cell") {
-                _cleanup_xmlchar_ xmlChar *unit = hpvm_xml_prop(c, "unit");
-                uint64_t v, kib, *grown;
-
-                if (hpvm_xml_prop_u64(c, "memory", UINT64_MAX, &v) < 0 ||
-                    hpvm_xml_scale_kib(v, (const char *)unit, "KiB", &kib) < 0) {
-                        free(mem);
-                        return -EINVAL;
-                }
-                grown = realloc(mem, (n + 1) * sizeof(*mem));
-                if (!grown) {
-                        free(mem);
-                        return -ENOMEM;
-                }
-                mem = grown;
-                mem[n++] = kib;
-        }
-        *ret_mem = mem;
-        *ret_n = n;
-        return 0;
-}
-
 void hpvm_domain_get_pinned(const HpvmDomain *d, const char *elem, HpvmCpuSet *ret)
 {
         hpvm_cpuset_zero(ret);
         HPVM_XML_FOREACH(p, hpvm_xml_child(d->root, "cputune"), elem) {
                 HpvmCpuSet s;
 
-                if (cpuset_attr(p, "cpuset", HPVM_CPUSET_MAX, &s))
+                if (hpvm_xml_prop_cpuset(p, "cpuset", HPVM_CPUSET_MAX, &s))
                         hpvm_cpuset_or(ret, &s);
         }
 }
@@ -751,4 +692,36 @@ int hpvm_domain_set_guest_numa(HpvmDomain *d, const HpvmGuestNuma *g, HpvmWarnin
         }
         prune_cell_refs(d, numa, g->n, warn);
         return 0;
+}
+
+int hpvm_domain_set_tsc_frequency(HpvmDomain *d, uint64_t hz)
+{
+        xmlNode *clock = hpvm_xml_child(d->root, "clock"), *timer = NULL;
+
+        if (!clock) {
+                /* libvirt requires an offset; utc is what it assumes for a VM that names none. */
+                clock = new_element(d, "clock");
+                if (!clock || hpvm_domain_set_prop(clock, "offset", "utc") < 0) {
+                        xmlFreeNode(clock);
+                        return -ENOMEM;
+                }
+                hpvm_domain_insert(d, d->root, clock);
+        }
+        HPVM_XML_FOREACH(t, clock, "timer") {
+                _cleanup_xmlchar_ xmlChar *name = hpvm_xml_prop(t, "name");
+
+                if (name && xmlStrEqual(name, BAD_CAST "tsc")) {
+                        timer = t;
+                        break;
+                }
+        }
+        if (!timer) {
+                timer = new_element(d, "timer");
+                if (!timer || hpvm_domain_set_prop(timer, "name", "tsc") < 0) {
+                        xmlFreeNode(timer);
+                        return -ENOMEM;
+                }
+                hpvm_domain_insert(d, clock, timer);
+        }
+        return set_uint_prop(timer, "frequency", hz);
 }

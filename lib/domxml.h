@@ -64,17 +64,14 @@ bool hpvm_domain_cpu_can_have_features(const HpvmDomain *d);
 /* <cpu><feature policy='require' name='@name'/> present (@require) or absent. */
 int hpvm_domain_set_feature(HpvmDomain *d, const char *name, bool require);
 
+/* <clock><timer name='tsc' frequency='@hz'/> (a <clock offset='utc'> is added when the VM has none). */
+int hpvm_domain_set_tsc_frequency(HpvmDomain *d, uint64_t hz);
+
 /* <memoryBacking><hugepages><page size unit='KiB' [nodeset=@cells]/> (one page element). */
 int hpvm_domain_set_hugepages(HpvmDomain *d, uint64_t size_kib, const HpvmCpuSet *cells);
 
-/*
- * Readers of the document as it stands (after the edits): what libvirt will
- * be given. Values outside this project's grammar read as absent.
- */
-bool hpvm_domain_get_numatune(const HpvmDomain *d, HpvmNumaTune *ret);     /* <numatune><memory> */
-bool hpvm_domain_get_memnode(const HpvmDomain *d, unsigned cell, HpvmCpuSet *ret_nodes);
-/* Guest cells' memory in KiB, in document order: *ret_mem is the caller's. -EINVAL, -ENOMEM. */
-int hpvm_domain_get_cells(const HpvmDomain *d, uint64_t **ret_mem, size_t *ret_n);
+/* Readers of the document as it stands (after the edits): what libvirt will be given. */
+
 /* Union of the cpusets of every <cputune><@elem> (vcpupin, emulatorpin, iothreadpin). */
 void hpvm_domain_get_pinned(const HpvmDomain *d, const char *elem, HpvmCpuSet *ret);
 

@@ -12,7 +12,7 @@
 #define GRAMMAR_GUESTNUMA "<vcpus>#<memory>[,<vcpus>#<memory>...]"
 #define GRAMMAR_CPUSET    "<cpuset>, e.g. 0-7,^3,12"
 #define GRAMMAR_BOOL      "true|false|yes|no|1|0"
-#define GRAMMAR_PAGESIZE  "a page size in KiB, or with K|M|G, e.g. 2048, 2M, 1G"
+#define GRAMMAR_PAGESIZE  "the page size in KiB, as vdsm reads it: 2048 for 2 MiB pages, 1048576 for 1 GiB"
 
 /* What every message about one property value needs. */
 typedef struct Prop {
@@ -508,11 +508,12 @@ int hpvm_prop_pagesize_parse(const char *name, const char *value, uint64_t *ret_
         if (r < 0)
                 return r;
 
-        r = hpvm_parse_size_kib(prop.value, prop.len, HPVM_PAGE_MAX_KIB, &kib);
+        /* vdsm reads this predefined oVirt property with int(): a plain number of KiB, no unit. */
+        r = hpvm_parse_u64(prop.value, prop.len, HPVM_PAGE_MAX_KIB, &kib);
         if (r == -EINVAL)
-                return prop_fail(&prop, r, "not a size");
-        if (r < 0)
-                return prop_fail(&prop, r, "not a page size from 4 KiB to 16 GiB");
+                return prop_fail(&prop, r, "not a number of KiB");
+        if (r < 0 || kib == 0)
+                return prop_fail(&prop, r < 0 ? r : -ERANGE, "not a page size from 4 KiB to 16 GiB");
         /* Every page size a CPU offers is a power of two. */
         if (kib < 4 || (kib & (kib - 1)))
                 return prop_fail(&prop, -ERANGE, "%llu KiB is not a power of two of at least 4 KiB",

@@ -88,7 +88,11 @@ int hpvm_prop_cpuset_parse(const char *name, const char *value, HpvmCpuSet *ret,
 /* A boolean property: true|false|yes|no|1|0, any case. */
 int hpvm_prop_bool_parse(const char *name, const char *value, bool *ret, HpvmError *err);
 
-/* hugepages=<size>: KiB, or with K|M|G|T; a power of two from 4 KiB to 16 GiB. */
+/*
+ * hugepages=<KiB>: oVirt's predefined property, which vdsm reads with int()
+ * as a page size in KiB (2048, 1048576): digits only, no unit; a power of
+ * two from 4 KiB to 16 GiB.
+ */
 int hpvm_prop_pagesize_parse(const char *name, const char *value, uint64_t *ret_kib, HpvmError *err);
 
 /* A whole number from @min to @max (iothreads=1..64). */

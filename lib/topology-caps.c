@@ -108,9 +108,9 @@ static int cell_memory(const xmlNode *cell, const char *ctx, uint64_t *ret_kib, 
         char q[HPVM_QUOTE_MAX];
         int r;
 
-        /* libvirt leaves <memory> out of a cell that has none. */
+        /* Unknown for now: whether it means "none" depends on the other cells (see below). */
         if (!m) {
-                *ret_kib = 0;
+                *ret_kib = HPVM_MEM_UNKNOWN;
                 return 0;
         }
         r = hpvm_xml_text_u64(m, UINT64_MAX, &v);
@@ -181,7 +181,7 @@ static int cell_pages(const xmlNode *cell, const char *ctx, HpvmNode *node, Hpvm
         for (size_t i = 0; i < n; i++) {
                 if (i == smallest && pc[i].size_kib <= BASE_PAGE_MAX_KIB)
                         continue;
-                r = hpvm_node_set_pages(node, pc[i].size_kib, pc[i].count, pc[i].count);
+                r = hpvm_node_set_pages(node, pc[i].size_kib, pc[i].count);
                 if (r == -ENOSPC)
                         return caps_fail(err, ctx, "more than %d huge page sizes", HPVM_PAGE_SIZES_MAX);
                 if (r < 0)
@@ -205,6 +205,7 @@ static int cell_cpus(HpvmHost *h, const xmlNode *cell, const char *cell_ctx, Hpv
                 HpvmCpuTopo t = { .node = (int) node->id };
                 char ctx[CPU_CTX_MAX];
                 uint64_t id;
+                int core_id;
 
                 r = attr_u64(c, cell_ctx, "id", "<cpu> id", HPVM_CPUSET_MAX - 1, &id, err);
                 if (r == -ENOENT)
@@ -227,7 +228,8 @@ static int cell_cpus(HpvmHost *h, const xmlNode *cell, const char *cell_ctx, Hpv
                 r = attr_topo_id(c, ctx, "die_id", &t.die, err);
                 if (r < 0)
                         return r;
-                r = attr_topo_id(c, ctx, "core_id", &t.core, err);
+                /* Checked here for a clear message; read again only when no siblings list is given. */
+                r = attr_topo_id(c, ctx, "core_id", &core_id, err);
                 if (r < 0)
                         return r;
 
@@ -276,7 +278,7 @@ static int read_cell(HpvmHost *h, const xmlNode *cell, bool topology, HpvmError 
                 return r;
 
         /* Unique ids below HPVM_NODE_MAX bound the number of cells we accept. */
-        r = hpvm_host_add_node(h, (unsigned) id, NULL, mem_kib, 0, &node);
+        r = hpvm_host_add_node(h, (unsigned) id, NULL, mem_kib, &node);
         if (r == -EEXIST)
                 return caps_fail(err, ctx, "listed twice");
         if (r < 0)
@@ -289,7 +291,104 @@ static int read_cell(HpvmHost *h, const xmlNode *cell, bool topology, HpvmError 
         return cell_cpus(h, cell, ctx, node, topology, err);
 }
 
-static bool has_invtsc(const xmlNode *host)
+/*
+ * One core per <cpu siblings='...'>, the list libvirt copies from the
+ * kernel's thread_siblings_list: never inferred from core_id, which some
+ * platforms give every thread (vdsm's AMD 6274 sample). Without the
+ * attribute (older libvirt) a CPU with a socket and core_id shares a core
+ * with the CPUs of the same cell, socket, die and core_id.
+ */
+static int read_cores(HpvmHost *h, const xmlNode *cells, HpvmError *err)
+{
+        HPVM_XML_FOREACH(cell, cells, "cell") {
+                HPVM_XML_FOREACH(c, hpvm_xml_child(cell, "cpus"), "cpu") {
+                        _cleanup_xmlchar_ xmlChar *sib = hpvm_xml_prop(c, "siblings");
+                        HpvmError perr = { 0 };
+                        char q[HPVM_QUOTE_MAX];
+                        uint64_t id, core_id;
+                        HpvmCpuSet set;
+                        int r;
+
+                        /* Ids were checked by the first pass. */
+                        if (hpvm_xml_prop_u64(c, "id", HPVM_CPUSET_MAX - 1, &id) < 0 || h->cpu[id].core >= 0)
+                                continue;
+                        hpvm_cpuset_zero(&set);
+                        if (sib) {
+                                size_t len = strlen((const char *) sib);
+
+                                r = hpvm_cpuset_parse((const char *) sib, len, HPVM_CPUSET_MAX, "CPU", &set, &perr);
+                                if (r < 0) {
+                                        hpvm_quote((const char *) sib, len, q, sizeof(q));
+                                        return caps_fail(err, "", "<cpu id='%llu' siblings='%s'>: %s",
+                                                         (unsigned long long) id, q, perr.msg);
+                                }
+                                hpvm_cpuset_and(&set, &h->online);
+                        } else if (hpvm_xml_prop_u64(c, "core_id", INT32_MAX, &core_id) == 0 &&
+                                   h->cpu[id].socket >= 0) {
+                                HPVM_XML_FOREACH(o, hpvm_xml_child(cell, "cpus"), "cpu") {
+                                        uint64_t oid, ocore;
+
+                                        if (hpvm_xml_prop_u64(o, "id", HPVM_CPUSET_MAX - 1, &oid) == 0 &&
+                                            hpvm_xml_prop_u64(o, "core_id", INT32_MAX, &ocore) == 0 &&
+                                            ocore == core_id && h->cpu[oid].socket == h->cpu[id].socket &&
+                                            h->cpu[oid].die == h->cpu[id].die && h->cpu[oid].core < 0)
+                                                hpvm_cpuset_set(&set, (unsigned) oid);
+                                }
+                        }
+                        hpvm_cpuset_set(&set, (unsigned) id);
+                        r = hpvm_host_add_core(h, &set);
+                        if (r == -EINVAL)
+                                return caps_fail(err, "", "<cpu id='%llu'>: its siblings overlap another core's "
+                                                 "without matching them", (unsigned long long) id);
+                        if (r < 0)
+                                return hpvm_error_set(err, r, WHAT ": cannot record a core");
+                }
+        }
+        return 0;
+}
+
+/* <cell><distances><sibling id value/>: the SLIT row of each cell. */
+static int read_distances(HpvmHost *h, const xmlNode *cells, HpvmError *err)
+{
+        HPVM_XML_FOREACH(cell, cells, "cell") {
+                uint64_t id;
+                int from;
+
+                if (hpvm_xml_prop_u64(cell, "id", HPVM_NODE_MAX - 1, &id) < 0)
+                        continue;
+                from = hpvm_host_node_index(h, (unsigned) id);
+                HPVM_XML_FOREACH(s, hpvm_xml_child(cell, "distances"), "sibling") {
+                        char ctx[CELL_CTX_MAX];
+                        uint64_t to_id, value;
+                        int to, r;
+
+                        snprintf(ctx, sizeof(ctx), "<cell id='%llu'>", (unsigned long long) id);
+                        r = attr_u64(s, ctx, "id", "<distances><sibling> id", HPVM_NODE_MAX - 1, &to_id, err);
+                        if (r == -ENOENT)
+                                return caps_fail(err, ctx, "<distances><sibling> without id");
+                        if (r < 0)
+                                return r;
+                        r = attr_u64(s, ctx, "value", "<distances><sibling> value", UINT32_MAX, &value, err);
+                        if (r == -ENOENT)
+                                return caps_fail(err, ctx, "<distances><sibling> without value");
+                        if (r < 0)
+                                return r;
+                        to = hpvm_host_node_index(h, (unsigned) to_id);
+                        if (to < 0)
+                                return caps_fail(err, ctx, "<distances> names cell %llu, which is not listed",
+                                                 (unsigned long long) to_id);
+                        if (value == 0)
+                                return caps_fail(err, ctx, "distance 0 to cell %llu", (unsigned long long) to_id);
+                        r = hpvm_host_set_distance(h, (size_t) from, (size_t) to, (uint32_t) value);
+                        if (r < 0)
+                                return hpvm_error_set(err, r, WHAT ": cannot record distances");
+                }
+        }
+        return 0;
+}
+
+/* <host><cpu>: the invtsc feature and <counter name='tsc' frequency scaling>. */
+static int read_cpu_flags(HpvmHost *h, const xmlNode *host, HpvmError *err)
 {
         const xmlNode *cpu = hpvm_xml_child(host, "cpu");
 
@@ -297,21 +396,34 @@ static bool has_invtsc(const xmlNode *host)
                 _cleanup_xmlchar_ xmlChar *name = hpvm_xml_prop(f, "name");
 
                 if (name && xmlStrEqual(name, BAD_CAST "invtsc"))
-                        return true;
+                        h->invtsc = true;
         }
-        return false;
+        HPVM_XML_FOREACH(c, cpu, "counter") {
+                _cleanup_xmlchar_ xmlChar *name = hpvm_xml_prop(c, "name");
+                _cleanup_xmlchar_ xmlChar *scaling = hpvm_xml_prop(c, "scaling");
+                uint64_t hz;
+                int r;
+
+                if (!name || !xmlStrEqual(name, BAD_CAST "tsc"))
+                        continue;
+                r = attr_u64(c, "<host><cpu><counter name='tsc'>", "frequency", "frequency", UINT64_MAX, &hz, err);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                h->tsc_hz = hz;
+                h->tsc_scaling = scaling && xmlStrEqual(scaling, BAD_CAST "yes");
+        }
+        return 0;
 }
 
-int hpvm_host_parse_caps(const char *buf, size_t len, HpvmHost **ret_host, HpvmError *err)
-{
-        return hpvm_host_parse_caps_parts(buf, len, HPVM_HOST_ALL, ret_host, err);
-}
-
-int hpvm_host_parse_caps_parts(const char *buf, size_t len, unsigned parts, HpvmHost **ret_host, HpvmError *err)
+int hpvm_host_parse_caps(const char *buf, size_t len, unsigned parts, HpvmHost **ret_host, HpvmUsage **ret_use,
+                         HpvmError *err)
 {
         _cleanup_xmldoc_ xmlDoc *doc = NULL;
         _cleanup_host_ HpvmHost *h = NULL;
         const xmlNode *host, *cells;
+        HpvmUsage *u;
         size_t ncells = 0;
         int r;
 
@@ -337,21 +449,43 @@ int hpvm_host_parse_caps_parts(const char *buf, size_t len, unsigned parts, Hpvm
         }
         if (ncells == 0)
                 return hpvm_error_set(err, -EINVAL, WHAT ": <cells> has no <cell>");
-
+        /*
+         * libvirt writes <memory> only for a cell that has some: where other cells
+         * have one, a cell without it is memory-less. Where none has (older libvirt,
+         * vdsm's samples), the memory is unknown.
+         */
+        for (size_t i = 0; i < h->nnodes; i++)
+                if (h->nodes[i].mem_kib != HPVM_MEM_UNKNOWN) {
+                        for (size_t j = 0; j < h->nnodes; j++)
+                                if (h->nodes[j].mem_kib == HPVM_MEM_UNKNOWN)
+                                        h->nodes[j].mem_kib = 0;
+                        break;
+                }
+        if ((parts & HPVM_HOST_CPU_TOPOLOGY) && (r = read_cores(h, cells, err)) < 0)
+                return r;
+        if ((parts & HPVM_HOST_DISTANCES) && (r = read_distances(h, cells, err)) < 0)
+                return r;
         /* The feature list is in the same document: reading it costs nothing extra. */
-        h->invtsc = has_invtsc(host);
-        h->parts = HPVM_HOST_CPU_FLAGS | (parts & HPVM_HOST_CPU_TOPOLOGY);
+        r = read_cpu_flags(h, host, err);
+        if (r < 0)
+                return r;
+        h->parts = HPVM_HOST_CPU_FLAGS | (parts & (HPVM_HOST_CPU_TOPOLOGY | HPVM_HOST_DISTANCES));
+        if (ret_use) {
+                u = hpvm_usage_new(h);
+                if (!u)
+                        return hpvm_error_set(err, -ENOMEM, "out of memory reading " WHAT);
+                /* Capabilities give no free memory; their page counts are counted free by hpvm_usage_new. */
+                for (size_t i = 0; i < u->nnodes; i++)
+                        u->node[i].mem_kib = HPVM_MEM_UNKNOWN;
+                *ret_use = u;
+        }
         *ret_host = h;
         h = NULL;
         return 0;
 }
 
-int hpvm_host_load_caps(const char *path, HpvmHost **ret_host, HpvmError *err)
-{
-        return hpvm_host_load_caps_parts(path, HPVM_HOST_ALL, ret_host, err);
-}
-
-int hpvm_host_load_caps_parts(const char *path, unsigned parts, HpvmHost **ret_host, HpvmError *err)
+int hpvm_host_load_caps(const char *path, unsigned parts, HpvmHost **ret_host, HpvmUsage **ret_use,
+                        HpvmError *err)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len;
@@ -360,7 +494,7 @@ int hpvm_host_load_caps_parts(const char *path, unsigned parts, HpvmHost **ret_h
         r = hpvm_file_read(path, HPVM_XML_MAX, &buf, &len, err);
         if (r < 0)
                 return r;
-        r = hpvm_host_parse_caps_parts(buf, len, parts, ret_host, err);
+        r = hpvm_host_parse_caps(buf, len, parts, ret_host, ret_use, err);
         if (r < 0)
                 return hpvm_error_prefix(err, "%s: ", path);
         return 0;

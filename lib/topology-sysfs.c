@@ -6,8 +6,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/kvm.h>
 
 #include "props.h"
 #include "topology.h"
@@ -26,6 +29,7 @@ typedef struct Loader {
         char rel[REL_MAX];      /* file being read, relative to root: what messages name */
         char *buf;              /* SYSFS_FILE_MAX + 1 bytes */
         HpvmError *err;
+        HpvmNodeFree *free;     /* what the kernel says is free, parallel to the nodes added so far */
 } Loader;
 
 static int fail(Loader *l, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -357,9 +361,9 @@ static bool pool_dir_name(const char *name, const char **ret_digits, size_t *ret
  * "sys/kernel/mm/hugepages") into @node. A missing folder means a kernel
  * without hugetlbfs: no pools, not an error.
  */
-static int read_pools(Loader *l, HpvmNode *node, const char *dir)
+static int read_pools(Loader *l, HpvmNode *node, HpvmNodeFree *nfree, const char *dir)
 {
-        uint64_t sizes[HPVM_PAGE_SIZES_MAX];
+        uint64_t sizes[HPVM_PAGE_SIZES_MAX], frees[HPVM_PAGE_SIZES_MAX];
         size_t nsizes = 0;
         char path[PATH_MAX];
         struct dirent *de;
@@ -431,14 +435,37 @@ static int read_pools(Loader *l, HpvmNode *node, const char *dir)
                 if (pfree > total)
                         return fail(l, -EINVAL, "%llu free pages but only %llu reserved",
                                     (unsigned long long) pfree, (unsigned long long) total);
-                r = hpvm_node_set_pages(node, sizes[i], total, pfree);
+                r = hpvm_node_set_pages(node, sizes[i], total);
                 if (r < 0)
                         return hpvm_error_set(l->err, r, "%s: cannot record page pool", dir);
+                frees[i] = pfree;
         }
+        /* Pools are kept sorted by size, so indices settle only once every pool is in. */
+        for (size_t i = 0; i < nsizes; i++)
+                nfree->pages[hpvm_node_pool(node, sizes[i])] = frees[i];
         return 0;
 }
 
-/* Online CPUs and, with @topology, where each one sits. */
+/* The thread siblings of online CPU @c: a cpulist the kernel keeps equal for every thread of a core. */
+static int read_siblings(Loader *l, const HpvmHost *h, unsigned c, HpvmCpuSet *ret)
+{
+        size_t len;
+        int r;
+
+        r = read_file(l, &len, CPU_DIR "/cpu%u/topology/thread_siblings_list", c);
+        if (r < 0)
+                return r;
+        r = buf_cpulist(l, len, HPVM_CPUSET_MAX, "CPU", false, ret);
+        if (r < 0)
+                return r;
+        /* An offline sibling has no say; the CPU itself always belongs to its own core. */
+        hpvm_cpuset_and(ret, &h->online);
+        if (!hpvm_cpuset_test(ret, c))
+                return fail(l, -EINVAL, "does not list CPU %u itself", c);
+        return 0;
+}
+
+/* Online CPUs and, with @topology, where each one sits and which threads share its core. */
 static int read_cpus(Loader *l, HpvmHost *h, bool topology)
 {
         size_t len;
@@ -461,12 +488,25 @@ static int read_cpus(Loader *l, HpvmHost *h, bool topology)
                 r = read_topo_id(l, true, &t.die, (unsigned) c, "die_id");
                 if (r < 0)
                         return r;
-                r = read_topo_id(l, false, &t.core, (unsigned) c, "core_id");
-                if (r < 0)
-                        return r;
                 r = hpvm_host_set_cpu(h, (unsigned) c, &t);
                 if (r < 0)
                         return hpvm_error_set(l->err, r, "CPU %d: cannot record topology", c);
+        }
+        /* Cores from the kernel's own sibling lists, not from core_id: core ids repeat across dies
+         * and clusters, and some platforms number every thread as its own core. */
+        for (int c = hpvm_cpuset_next(&h->online, 0); c >= 0; c = hpvm_cpuset_next(&h->online, (unsigned) c + 1)) {
+                HpvmCpuSet sib;
+
+                if (h->cpu[c].core >= 0)
+                        continue;       /* already recorded through an earlier sibling */
+                r = read_siblings(l, h, (unsigned) c, &sib);
+                if (r < 0)
+                        return r;
+                r = hpvm_host_add_core(h, &sib);
+                if (r == -EINVAL)
+                        return fail(l, -EINVAL, "CPU %d's siblings overlap another core's without matching it", c);
+                if (r < 0)
+                        return hpvm_error_set(l->err, r, "CPU %d: cannot record its core", c);
         }
         return 0;
 }
@@ -480,6 +520,59 @@ static int claim_cpus(Loader *l, HpvmHost *h, const HpvmNode *n, HpvmCpuSet *cla
                 hpvm_cpuset_set(claimed, (unsigned) c);
                 if ((unsigned) c < h->ncpu && hpvm_cpuset_test(&h->online, (unsigned) c))
                         h->cpu[c].node = (int) n->id;
+        }
+        return 0;
+}
+
+/* Grow the free-amount table by one entry for the node just added (index h->nnodes - 1). */
+static HpvmNodeFree *new_free(Loader *l, const HpvmHost *h)
+{
+        HpvmNodeFree *f = realloc(l->free, h->nnodes * sizeof(*f));
+
+        if (!f)
+                return NULL;
+        l->free = f;
+        memset(&f[h->nnodes - 1], 0, sizeof(*f));
+        return &f[h->nnodes - 1];
+}
+
+/*
+ * nodeN/distance: one number per online node, in node id order (the ACPI
+ * SLIT row). A missing file means the platform gives none: defaults apply.
+ */
+static int read_distances(Loader *l, HpvmHost *h)
+{
+        for (size_t i = 0; i < h->nnodes; i++) {
+                const char *p, *end;
+                size_t len, j = 0;
+                int r;
+
+                r = set_relf(l, NODE_DIR "/node%u/distance", h->nodes[i].id);
+                if (r < 0)
+                        return r;
+                r = read_rel(l, true, &len);
+                if (r == -ENOENT)
+                        return 0;
+                if (r < 0)
+                        return r;
+                for (p = l->buf, end = l->buf + len; p < end; j++) {
+                        const char *q = p;
+                        uint64_t v;
+
+                        while (q < end && *q != ' ')
+                                q++;
+                        if (j >= h->nnodes)
+                                return fail(l, -EINVAL, "more distances than the %zu online nodes", h->nnodes);
+                        r = hpvm_parse_u64(p, (size_t) (q - p), UINT32_MAX, &v);
+                        if (r < 0 || v == 0)
+                                return bad_number(l, p, (size_t) (q - p), r < 0 ? r : -ERANGE, UINT32_MAX);
+                        r = hpvm_host_set_distance(h, i, j, (uint32_t) v);
+                        if (r < 0)
+                                return hpvm_error_set(l->err, r, "cannot record node distances");
+                        p = q < end ? q + 1 : q;
+                }
+                if (j != h->nnodes)
+                        return fail(l, -EINVAL, "%zu distances for %zu online nodes", j, h->nnodes);
         }
         return 0;
 }
@@ -503,6 +596,7 @@ static int read_numa_nodes(Loader *l, HpvmHost *h)
                 char dir[REL_MAX];
                 HpvmCpuSet cpus;
                 uint64_t total, mfree;
+                HpvmNodeFree *nf;
                 HpvmNode *n;
 
                 r = read_file(l, &len, NODE_DIR "/node%d/cpulist", id);
@@ -519,12 +613,17 @@ static int read_numa_nodes(Loader *l, HpvmHost *h)
                 if (r < 0)
                         return r;
 
-                r = hpvm_host_add_node(h, (unsigned) id, &cpus, total, mfree, &n);
+                /* Ids come in ascending order, so the new node is always the last one. */
+                r = hpvm_host_add_node(h, (unsigned) id, &cpus, total, &n);
                 if (r < 0)
                         return hpvm_error_set(l->err, r, "node %d: cannot record it", id);
+                nf = new_free(l, h);
+                if (!nf)
+                        return hpvm_error_set(l->err, -ENOMEM, "out of memory reading the host topology");
+                nf->mem_kib = mfree;
 
                 snprintf(dir, sizeof(dir), NODE_DIR "/node%d/hugepages", id);
-                r = read_pools(l, n, dir);
+                r = read_pools(l, n, nf, dir);
                 if (r < 0)
                         return r;
         }
@@ -535,19 +634,24 @@ static int read_numa_nodes(Loader *l, HpvmHost *h)
 static int read_flat_node(Loader *l, HpvmHost *h)
 {
         uint64_t total, mfree;
+        HpvmNodeFree *nf;
         HpvmNode *n;
         int r;
 
         r = read_meminfo(l, -1, &total, &mfree, "proc/meminfo");
         if (r < 0)
                 return r;
-        r = hpvm_host_add_node(h, 0, &h->online, total, mfree, &n);
+        r = hpvm_host_add_node(h, 0, &h->online, total, &n);
         if (r < 0)
                 return hpvm_error_set(l->err, r, "node 0: cannot record it");
+        nf = new_free(l, h);
+        if (!nf)
+                return hpvm_error_set(l->err, -ENOMEM, "out of memory reading the host topology");
+        nf->mem_kib = mfree;
         for (unsigned c = 0; c < h->ncpu; c++)
                 if (hpvm_cpuset_test(&h->online, c))
                         h->cpu[c].node = 0;
-        return read_pools(l, n, "sys/kernel/mm/hugepages");
+        return read_pools(l, n, nf, "sys/kernel/mm/hugepages");
 }
 
 /*
@@ -673,17 +777,66 @@ static int has_node_dir(Loader *l, bool *ret)
         return 0;
 }
 
-int hpvm_host_load_sysfs(const char *root, HpvmHost **ret_host, HpvmError *err)
+/*
+ * The TSC frequency a guest runs at by default. A tree may hold
+ * cpu/cpu0/tsc_freq_khz (some kernels export it; fake trees use it). On the
+ * live host, else, ask KVM the way libvirt does for <counter name='tsc'>:
+ * KVM_GET_TSC_KHZ of a throw-away vCPU, and KVM_CAP_TSC_CONTROL for scaling.
+ * Unknown is not an error: 0.
+ */
+static int read_tsc(Loader *l, bool live, uint64_t *ret_hz, bool *ret_scaling)
 {
-        return hpvm_host_load_sysfs_parts(root, HPVM_HOST_ALL, ret_host, err);
+        uint64_t khz;
+        size_t len;
+        int r, kvm, vm, vcpu;
+
+        *ret_hz = 0;
+        *ret_scaling = false;
+        r = set_relf(l, CPU_DIR "/cpu0/tsc_freq_khz");
+        if (r < 0)
+                return r;
+        r = read_rel(l, true, &len);
+        if (r == 0) {
+                r = buf_u64(l, len, UINT64_MAX / 1000, &khz);
+                if (r < 0)
+                        return r;
+                *ret_hz = khz * 1000;
+                return 0;
+        }
+        if (r != -ENOENT || !live)
+                return r == -ENOENT ? 0 : r;
+        kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (kvm < 0)
+                return 0;
+        vm = ioctl(kvm, KVM_CREATE_VM, 0);
+        vcpu = vm >= 0 ? ioctl(vm, KVM_CREATE_VCPU, 0) : -1;
+        r = vcpu >= 0 ? ioctl(vcpu, KVM_GET_TSC_KHZ, 0) : -1;
+        if (r > 0) {
+                *ret_hz = (uint64_t) r * 1000;
+                *ret_scaling = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_TSC_CONTROL) > 0;
+        }
+        if (vcpu >= 0)
+                close(vcpu);
+        if (vm >= 0)
+                close(vm);
+        close(kvm);
+        return 0;
 }
 
-int hpvm_host_load_sysfs_parts(const char *root, unsigned parts, HpvmHost **ret_host, HpvmError *err)
+static bool is_live_root(const char *root)
+{
+        return strcmp(root, "/") == 0;
+}
+
+int hpvm_host_load_sysfs(const char *root, unsigned parts, HpvmHost **ret_host, HpvmUsage **ret_use,
+                         HpvmError *err)
 {
         _cleanup_host_ HpvmHost *h = NULL;
         _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ HpvmNodeFree *nfree = NULL;
         Loader l = { .root = (root && *root) ? root : "/", .err = err };
-        bool numa, invtsc = false;
+        HpvmUsage *u = NULL;
+        bool numa = false;
         int r;
 
         buf = malloc(SYSFS_FILE_MAX + 1);
@@ -694,21 +847,33 @@ int hpvm_host_load_sysfs_parts(const char *root, unsigned parts, HpvmHost **ret_
 
         h->parts = parts & HPVM_HOST_ALL;
         r = read_cpus(&l, h, parts & HPVM_HOST_CPU_TOPOLOGY);
+        if (r >= 0)
+                r = has_node_dir(&l, &numa);
+        if (r >= 0)
+                r = numa ? read_numa_nodes(&l, h) : read_flat_node(&l, h);
+        nfree = l.free;
         if (r < 0)
                 return r;
-        r = has_node_dir(&l, &numa);
-        if (r < 0)
-                return r;
-        r = numa ? read_numa_nodes(&l, h) : read_flat_node(&l, h);
-        if (r < 0)
-                return r;
-        if (parts & HPVM_HOST_CPU_FLAGS) {
-                r = read_invtsc(&l, &invtsc);
+        if (numa && (parts & HPVM_HOST_DISTANCES)) {
+                r = read_distances(&l, h);
                 if (r < 0)
                         return r;
         }
-        h->invtsc = invtsc;
-
+        if (parts & HPVM_HOST_CPU_FLAGS) {
+                r = read_invtsc(&l, &h->invtsc);
+                if (r < 0)
+                        return r;
+                r = read_tsc(&l, is_live_root(l.root), &h->tsc_hz, &h->tsc_scaling);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_use) {
+                u = hpvm_usage_new(h);
+                if (!u)
+                        return hpvm_error_set(err, -ENOMEM, "out of memory reading the host topology");
+                memcpy(u->node, nfree, h->nnodes * sizeof(*nfree));
+                *ret_use = u;
+        }
         *ret_host = h;
         h = NULL;
         return 0;

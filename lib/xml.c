@@ -196,3 +196,10 @@ int hpvm_xml_scale_kib(uint64_t value, const char *unit, const char *default_uni
         *ret_kib = (uint64_t)bytes;
         return 0;
 }
+
+bool hpvm_xml_prop_cpuset(const xmlNode *node, const char *name, unsigned limit, HpvmCpuSet *ret)
+{
+        _cleanup_xmlchar_ xmlChar *v = node ? hpvm_xml_prop(node, name) : NULL;
+
+        return v && hpvm_cpuset_parse((const char *)v, strlen((const char *)v), limit, "CPU", ret, NULL) == 0;
+}

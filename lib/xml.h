@@ -7,6 +7,7 @@
 
 #include <libxml/tree.h>
 
+#include "cpuset.h"
 #include "util.h"
 
 /*
@@ -45,6 +46,9 @@ xmlChar *hpvm_xml_prop(const xmlNode *node, const char *name);
  */
 int hpvm_xml_prop_u64(const xmlNode *node, const char *name, uint64_t max, uint64_t *ret);
 int hpvm_xml_text_u64(const xmlNode *node, uint64_t max, uint64_t *ret);
+
+/* A cpuset attribute libvirt would accept (ids < @limit); false if absent or not in our blank-free grammar. */
+bool hpvm_xml_prop_cpuset(const xmlNode *node, const char *name, unsigned limit, HpvmCpuSet *ret);
 
 /*
  * Convert an amount with a libvirt unit (b, bytes, k, KB, KiB, M, MB, MiB, G,

@@ -23,8 +23,8 @@ static const char *fmt_set(const HpvmCpuSet *s, char *buf, size_t size)
         return buf;
 }
 
-/* "2048:512/512 1048576:4/4": a node's pools in one comparable string. */
-static const char *fmt_pools(const HpvmNode *n, char *buf, size_t size)
+/* "2048:512/512 1048576:4/4": a node's pools (total/free) in one comparable string. */
+static const char *fmt_pools(const HpvmNode *n, const HpvmNodeFree *f, char *buf, size_t size)
 {
         size_t off = 0;
 
@@ -33,7 +33,7 @@ static const char *fmt_pools(const HpvmNode *n, char *buf, size_t size)
                 int w = snprintf(buf + off, size - off, "%s%llu:%llu/%llu", i ? " " : "",
                                  (unsigned long long) n->pools[i].size_kib,
                                  (unsigned long long) n->pools[i].total,
-                                 (unsigned long long) n->pools[i].free);
+                                 (unsigned long long) (f ? f->pages[i] : n->pools[i].total));
 
                 ck_assert(w > 0 && (size_t) w < size - off);
                 off += (size_t) w;
@@ -84,14 +84,14 @@ START_TEST(test_model_nodes)
         ck_assert_int_eq(h->nnodes, 0);
         ck_assert(hpvm_cpuset_is_empty(&h->online));
 
-        ck_assert_int_eq(hpvm_host_add_node(h, 3, NULL, 0, 0, NULL), 0);
-        ck_assert_int_eq(hpvm_host_add_node(h, 1, &cpus, 1024, 512, &n), 0);
+        ck_assert_int_eq(hpvm_host_add_node(h, 3, NULL, 0, NULL), 0);
+        ck_assert_int_eq(hpvm_host_add_node(h, 1, &cpus, 1024, &n), 0);
         ck_assert_ptr_nonnull(n);
         ck_assert_uint_eq(n->id, 1);
-        ck_assert_int_eq(hpvm_host_add_node(h, 0, NULL, 2048, 0, NULL), 0);
-        ck_assert_int_eq(hpvm_host_add_node(h, 1023, NULL, 4096, 0, NULL), 0);
-        ck_assert_int_eq(hpvm_host_add_node(h, 1, NULL, 0, 0, NULL), -EEXIST);
-        ck_assert_int_eq(hpvm_host_add_node(h, HPVM_NODE_MAX, NULL, 0, 0, NULL), -ERANGE);
+        ck_assert_int_eq(hpvm_host_add_node(h, 0, NULL, 2048, NULL), 0);
+        ck_assert_int_eq(hpvm_host_add_node(h, 1023, NULL, 4096, NULL), 0);
+        ck_assert_int_eq(hpvm_host_add_node(h, 1, NULL, 0, NULL), -EEXIST);
+        ck_assert_int_eq(hpvm_host_add_node(h, HPVM_NODE_MAX, NULL, 0, NULL), -ERANGE);
         ck_assert_int_eq(h->nnodes, 4);
 
         /* Sorted by id whatever the order of adds. */
@@ -99,8 +99,11 @@ START_TEST(test_model_nodes)
         ck_assert_uint_eq(h->nodes[1].id, 1);
         ck_assert_uint_eq(h->nodes[2].id, 3);
         ck_assert_uint_eq(h->nodes[3].id, 1023);
+        ck_assert_int_eq(hpvm_host_node_index(h, 3), 2);
+        ck_assert_int_eq(hpvm_host_node_index(h, 1023), 3);
+        ck_assert_int_eq(hpvm_host_node_index(h, 2), -1);
         ck_assert_str_eq(fmt_set(&hpvm_host_node(h, 1)->cpus, b, sizeof(b)), "4-7");
-        ck_assert_uint_eq(hpvm_host_node(h, 1)->mem_free_kib, 512);
+        ck_assert_uint_eq(hpvm_host_node(h, 1)->mem_kib, 1024);
         ck_assert_ptr_null(hpvm_host_node(h, 2));
         /* Loaders, not add_node, mark CPUs online. */
         ck_assert(hpvm_cpuset_is_empty(&h->online));
@@ -119,39 +122,73 @@ START_TEST(test_model_nodes)
 }
 END_TEST
 
+/* A cell without <memory> is "unknown", never "none": it may hold memory and is never summed as 0. */
+START_TEST(test_model_mem_unknown)
+{
+        _cleanup_host_ HpvmHost *h = hpvm_host_new();
+        _cleanup_usage_ HpvmUsage *u = NULL;
+        HpvmCpuSet s = set_of("0-1");
+        char b[64];
+
+        ck_assert_int_eq(hpvm_host_add_node(h, 0, NULL, HPVM_MEM_UNKNOWN, NULL), 0);
+        ck_assert_int_eq(hpvm_host_add_node(h, 1, NULL, 2048, NULL), 0);
+        ck_assert_uint_eq(hpvm_host_nodes_mem_kib(h, &s), HPVM_MEM_UNKNOWN);
+        s = set_of("1");
+        ck_assert_uint_eq(hpvm_host_nodes_mem_kib(h, &s), 2048);
+        hpvm_host_memory_nodes(h, &s);
+        ck_assert_str_eq(fmt_set(&s, b, sizeof(b)), "0-1");
+        u = hpvm_usage_new(h);
+        ck_assert_ptr_nonnull(u);
+        ck_assert_uint_eq(u->node[0].mem_kib, HPVM_MEM_UNKNOWN);
+        ck_assert_uint_eq(u->node[1].mem_kib, 2048);
+}
+END_TEST
+
 START_TEST(test_model_mem_saturates)
 {
         _cleanup_host_ HpvmHost *h = hpvm_host_new();
         HpvmCpuSet s = set_of("0-1");
 
-        ck_assert_int_eq(hpvm_host_add_node(h, 0, NULL, UINT64_MAX - 1, 0, NULL), 0);
-        ck_assert_int_eq(hpvm_host_add_node(h, 1, NULL, 2, 0, NULL), 0);
-        ck_assert_uint_eq(hpvm_host_nodes_mem_kib(h, &s), UINT64_MAX);
+        ck_assert_int_eq(hpvm_host_add_node(h, 0, NULL, UINT64_MAX - 2, NULL), 0);
+        ck_assert_int_eq(hpvm_host_add_node(h, 1, NULL, 2, NULL), 0);
+        /* Saturates below HPVM_MEM_UNKNOWN: a huge sum is not "unknown". */
+        ck_assert_uint_eq(hpvm_host_nodes_mem_kib(h, &s), UINT64_MAX - 1);
 }
 END_TEST
 
 START_TEST(test_model_pages)
 {
         _cleanup_host_ HpvmHost *h = hpvm_host_new();
+        _cleanup_usage_ HpvmUsage *u = NULL;
         HpvmNode *n;
         char b[256];
 
-        ck_assert_int_eq(hpvm_host_add_node(h, 0, NULL, 1 << 20, 0, &n), 0);
+        ck_assert_int_eq(hpvm_host_add_node(h, 0, NULL, 1 << 20, &n), 0);
         ck_assert_ptr_null(hpvm_node_pages(n, 2048));
-        ck_assert_int_eq(hpvm_node_set_pages(n, 1048576, 4, 2), 0);
-        ck_assert_int_eq(hpvm_node_set_pages(n, 2048, 10, 10), 0);
-        ck_assert_int_eq(hpvm_node_set_pages(n, 0, 1, 1), -EINVAL);
-        ck_assert_str_eq(fmt_pools(n, b, sizeof(b)), "2048:10/10 1048576:4/2");
+        ck_assert_int_eq(hpvm_node_pool(n, 2048), -1);
+        ck_assert_int_eq(hpvm_node_set_pages(n, 1048576, 4), 0);
+        ck_assert_int_eq(hpvm_node_set_pages(n, 2048, 10), 0);
+        ck_assert_int_eq(hpvm_node_set_pages(n, 0, 1), -EINVAL);
+        ck_assert_str_eq(fmt_pools(n, NULL, b, sizeof(b)), "2048:10/10 1048576:4/4");
+        ck_assert_int_eq(hpvm_node_pool(n, 1048576), 1);
         /* Same size again updates in place. */
-        ck_assert_int_eq(hpvm_node_set_pages(n, 2048, 12, 3), 0);
-        ck_assert_str_eq(fmt_pools(n, b, sizeof(b)), "2048:12/3 1048576:4/2");
-        ck_assert_uint_eq(hpvm_node_pages(n, 1048576)->free, 2);
+        ck_assert_int_eq(hpvm_node_set_pages(n, 2048, 12), 0);
+        ck_assert_str_eq(fmt_pools(n, NULL, b, sizeof(b)), "2048:12/12 1048576:4/4");
+
+        /* A usage starts with every page free; its counts follow the pools' order. */
+        u = hpvm_usage_new(h);
+        ck_assert_ptr_nonnull(u);
+        u->node[0].pages[1] = 2;
+        ck_assert_str_eq(fmt_pools(n, &u->node[0], b, sizeof(b)), "2048:12/12 1048576:4/2");
+        ck_assert_uint_eq(hpvm_usage_free_pages(h, u, 0, 1048576), 2);
+        ck_assert_uint_eq(hpvm_usage_free_pages(h, u, 0, 16), 0);
+        ck_assert_uint_eq(hpvm_usage_free_pages(h, u, 1, 2048), 0);
 
         for (uint64_t sz = 16; n->npools < HPVM_PAGE_SIZES_MAX; sz *= 2)
-                ck_assert_int_eq(hpvm_node_set_pages(n, sz, 1, 1), 0);
-        ck_assert_int_eq(hpvm_node_set_pages(n, 3, 1, 1), -ENOSPC);
+                ck_assert_int_eq(hpvm_node_set_pages(n, sz, 1), 0);
+        ck_assert_int_eq(hpvm_node_set_pages(n, 3, 1), -ENOSPC);
         /* Full, but an existing size can still be updated. */
-        ck_assert_int_eq(hpvm_node_set_pages(n, 2048, 1, 0), 0);
+        ck_assert_int_eq(hpvm_node_set_pages(n, 2048, 1), 0);
         for (size_t i = 1; i < n->npools; i++)
                 ck_assert_uint_lt(n->pools[i - 1].size_kib, n->pools[i].size_kib);
 }
@@ -160,23 +197,44 @@ END_TEST
 START_TEST(test_model_cpus)
 {
         _cleanup_host_ HpvmHost *h = hpvm_host_new();
-        HpvmCpuTopo t = { .node = 0, .socket = 0, .die = 0, .core = 0 };
+        HpvmCpuTopo t = { .node = 0, .socket = 0, .die = 0, .core = 7 };
         HpvmCpuSet s;
         char b[64];
 
         ck_assert_int_eq(hpvm_host_set_cpu(h, HPVM_CPUSET_MAX, &t), -ERANGE);
         ck_assert_int_eq(hpvm_host_set_cpu(h, 5, &t), 0);
         ck_assert_uint_eq(h->ncpu, 6);
+        /* topo.core is not taken from the caller: cores come from sibling sets only. */
+        ck_assert_int_eq(h->cpu[5].core, -1);
         /* Holes are "unknown", not CPU 0 of node 0. */
         ck_assert_int_eq(h->cpu[2].node, -1);
         ck_assert_int_eq(h->cpu[2].core, -1);
         ck_assert_int_eq(hpvm_host_set_cpu(h, 1, &t), 0);
-        ck_assert_uint_eq(h->ncpu, 6);
-        t.core = 1;
         ck_assert_int_eq(hpvm_host_set_cpu(h, 2, &t), 0);
         t = (HpvmCpuTopo) { .node = 0, .socket = -1, .die = -1, .core = -1 };
         ck_assert_int_eq(hpvm_host_set_cpu(h, 3, &t), 0);
         ck_assert_int_eq(hpvm_host_set_cpu(h, 4, &t), 0);
+
+        s = set_of("1,5");
+        ck_assert_int_eq(hpvm_host_add_core(h, &s), 0);
+        /* Every sibling names the same set: recording it again is fine, once. */
+        ck_assert_int_eq(hpvm_host_add_core(h, &s), 0);
+        ck_assert_uint_eq(h->ncores, 1);
+        ck_assert_int_eq(h->cpu[1].core, 0);
+        ck_assert_int_eq(h->cpu[5].core, 0);
+        s = set_of("2");
+        ck_assert_int_eq(hpvm_host_add_core(h, &s), 0);
+        /* Overlapping without matching, unknown CPUs, and empty sets are refused. */
+        s = set_of("1-2");
+        ck_assert_int_eq(hpvm_host_add_core(h, &s), -EINVAL);
+        s = set_of("5,100");
+        ck_assert_int_eq(hpvm_host_add_core(h, &s), -EINVAL);
+        hpvm_cpuset_zero(&s);
+        ck_assert_int_eq(hpvm_host_add_core(h, &s), -EINVAL);
+        ck_assert_uint_eq(h->ncores, 2);
+        /* A later set_cpu keeps the CPU's core. */
+        ck_assert_int_eq(hpvm_host_set_cpu(h, 5, &t), 0);
+        ck_assert_int_eq(h->cpu[5].core, 0);
         ck_assert_int_eq(hpvm_host_set_cpu(h, HPVM_CPUSET_MAX - 1, &t), 0);
         ck_assert_uint_eq(h->ncpu, HPVM_CPUSET_MAX);
 
@@ -185,9 +243,10 @@ START_TEST(test_model_cpus)
         ck_assert_str_eq(fmt_set(&s, b, sizeof(b)), "1,5");
         hpvm_host_siblings(h, 2, &s);
         ck_assert_str_eq(fmt_set(&s, b, sizeof(b)), "2");
-        /* Unknown socket/core: only the CPU itself, not "every CPU with -1". */
+        /* Unknown core: only the CPU itself. */
         hpvm_host_siblings(h, 3, &s);
         ck_assert_str_eq(fmt_set(&s, b, sizeof(b)), "3");
+        ck_assert_uint_eq(hpvm_host_threads_per_core(h), 2);
         /* Offline or unknown CPUs have no siblings at all. */
         h->online = set_of("1-4");
         hpvm_host_siblings(h, 1, &s);
@@ -196,6 +255,57 @@ START_TEST(test_model_cpus)
         ck_assert(hpvm_cpuset_is_empty(&s));
         hpvm_host_siblings(h, 100000, &s);
         ck_assert(hpvm_cpuset_is_empty(&s));
+}
+END_TEST
+
+START_TEST(test_model_distances)
+{
+        _cleanup_host_ HpvmHost *h = hpvm_host_new();
+
+        ck_assert_int_eq(hpvm_host_add_node(h, 0, NULL, 1, NULL), 0);
+        ck_assert_int_eq(hpvm_host_add_node(h, 4, NULL, 1, NULL), 0);
+        /* No table: 10 to itself, 20 elsewhere. */
+        ck_assert_uint_eq(hpvm_host_distance(h, 0, 0), 10);
+        ck_assert_uint_eq(hpvm_host_distance(h, 0, 1), 20);
+        ck_assert_int_eq(hpvm_host_set_distance(h, 0, 1, 32), 0);
+        ck_assert_uint_eq(hpvm_host_distance(h, 0, 1), 32);
+        ck_assert_uint_eq(hpvm_host_distance(h, 1, 0), 20);
+        ck_assert_uint_eq(hpvm_host_distance(h, 1, 1), 10);
+        ck_assert_int_eq(hpvm_host_set_distance(h, 0, 2, 10), -ERANGE);
+        ck_assert_int_eq(hpvm_host_set_distance(h, 0, 1, 0), -ERANGE);
+        /* Indices out of range read as the defaults, never past the table. */
+        ck_assert_uint_eq(hpvm_host_distance(h, 5, 5), 10);
+        /* Adding a node renumbers indices: the table goes. */
+        ck_assert_int_eq(hpvm_host_add_node(h, 2, NULL, 1, NULL), 0);
+        ck_assert_ptr_null(h->distance);
+        ck_assert_uint_eq(hpvm_host_distance(h, 0, 2), 20);
+}
+END_TEST
+
+START_TEST(test_model_usage)
+{
+        _cleanup_host_ HpvmHost *h = hpvm_host_new();
+        _cleanup_usage_ HpvmUsage *u = NULL;
+        _cleanup_usage_ HpvmUsage *c = NULL;
+        HpvmCpuSet s;
+        char b[64];
+
+        ck_assert_int_eq(hpvm_host_add_node(h, 0, NULL, 100, NULL), 0);
+        h->online = set_of("0-7");
+        u = hpvm_usage_new(h);
+        ck_assert_ptr_nonnull(u);
+        u->reserved = set_of("0-1");
+        u->taken = set_of("4,6");
+        hpvm_usage_free_cpus(h, u, &s);
+        ck_assert_str_eq(fmt_set(&s, b, sizeof(b)), "2-3,5,7");
+        c = hpvm_usage_copy(u);
+        ck_assert_ptr_nonnull(c);
+        c->node[0].mem_kib = 5;
+        /* A copy is deep: changing it leaves the original alone. */
+        ck_assert_uint_eq(u->node[0].mem_kib, 100);
+        hpvm_usage_free_cpus(h, c, &s);
+        ck_assert_str_eq(fmt_set(&s, b, sizeof(b)), "2-3,5,7");
+        hpvm_usage_free(NULL);
 }
 END_TEST
 
@@ -230,55 +340,81 @@ typedef struct HostExp {
         size_t nnodes;
         NodeExp nodes[8];
         CpuExp cpus[4];         /* .siblings NULL ends the list */
+        size_t ncores;
+        uint64_t tsc_hz;
+        const char *dist;       /* the distance table row by row, "10 21/21 10"; NULL: none given */
 } HostExp;
+
+#define UNK HPVM_MEM_UNKNOWN
 
 #define GIB(n) ((uint64_t) (n) << 20)
 
 static const HostExp hosts[] = {
         { "sysfs/numa1", false, "0-3", 4, true, "0", 1,
           { { 0, "0-3", GIB(8), 6291456, "2048:0/0" } },
-          { { 0, 0, 0, 0, 0, "0,2" }, { 3, 0, 0, 0, 1, "1,3" } } },
+          { { 0, 0, 0, 0, 0, "0,2" }, { 3, 0, 0, 0, 1, "1,3" } }, 2, 2300000000, "10" },
         { "sysfs/numa2", false, "0-7", 8, false, "0-1", 2,
           { { 0, "0,2,4,6", GIB(16), 14680064, "2048:512/512 1048576:4/4" },
             { 1, "1,3,5,7", GIB(16), 12582912, "2048:512/100 1048576:0/0" } },
-          { { 0, 0, 0, -1, 0, "0,4" }, { 3, 1, 1, -1, 1, "3,7" }, { 5, 1, 1, -1, 0, "1,5" } } },
+          { { 0, 0, 0, -1, 0, "0,4" }, { 3, 1, 1, -1, 3, "3,7" }, { 5, 1, 1, -1, 1, "1,5" } }, 4, 0, "10 21/21 10" },
         { "sysfs/numa4-cpuless", false, "0-18", 19, true, "0-2", 4,
           { { 0, "0-7", GIB(32), 30408704, "2048:256/256" },
             { 1, "8-15", GIB(32), 31457280, "2048:0/0" },
             { 2, "", GIB(64), 66060288, "2048:1024/1000" },
             { 3, "16-19", 0, 0, "2048:0/0" } },
-          { { 7, 0, 0, 0, 7, "7" }, { 16, 3, 2, 0, 0, "16-17" },
-            { 18, 3, 2, 0, 1, "18" } /* 19, its sibling, is offline */ } },
+          { { 7, 0, 0, 0, 7, "7" }, { 16, 3, 2, 0, 16, "16-17" },
+            { 18, 3, 2, 0, 17, "18" } /* 19, its sibling, is offline */ }, 18, 0,
+          "10 21 31 31/21 10 31 31/31 31 10 21/31 31 21 10" },
         { "sysfs/nonuma", false, "0-3", 4, true, "0", 1,
           { { 0, "0-3", GIB(4), 3145728, "2048:64/60 1048576:0/0" } },
-          { { 2, 0, 0, 0, 2, "2" } } },
+          { { 2, 0, 0, 0, 2, "2" } }, 4, 0, NULL },
         { "caps/caps-1node.xml", true, "0-3", 4, true, "0", 1,
-          { { 0, "0-3", GIB(8), 0, "2048:0/0 1048576:0/0" } },
-          { { 0, 0, 0, 0, 0, "0,2" }, { 3, 0, 0, 0, 1, "1,3" } } },
+          { { 0, "0-3", GIB(8), UNK, "2048:0/0 1048576:0/0" } },
+          { { 0, 0, 0, 0, 0, "0,2" }, { 3, 0, 0, 0, 1, "1,3" } }, 2, 2112000000, "10" },
         { "caps/caps-2node.xml", true, "0-7", 8, false, "0-1", 2,
-          { { 0, "0,2,4,6", GIB(16), 0, "2048:512/512 1048576:4/4" },
-            { 1, "1,3,5,7", GIB(16), 0, "2048:512/512 1048576:0/0" } },
-          { { 0, 0, 0, 0, 0, "0,4" }, { 3, 1, 1, 0, 1, "3,7" }, { 5, 1, 1, 0, 0, "1,5" } } },
+          { { 0, "0,2,4,6", GIB(16), UNK, "2048:512/512 1048576:4/4" },
+            { 1, "1,3,5,7", GIB(16), UNK, "2048:512/512 1048576:0/0" } },
+          { { 0, 0, 0, 0, 0, "0,4" }, { 3, 1, 1, 0, 3, "3,7" }, { 5, 1, 1, 0, 2, "1,5" } }, 4, 0, "10 21/21 10" },
         { "caps/caps-4node.xml", true, "0-19", 20, true, "0-2", 4,
-          { { 0, "0-3,8-11", GIB(32), 0, "2048:256/256" },
-            { 1, "4-7,12-15", GIB(32), 0, "2048:0/0" },
-            { 2, "", GIB(64), 0, "2048:1024/1024" },
-            { 3, "16-19", 0, 0, "2048:0/0" } },
-          { { 0, 0, 0, -1, 0, "0,8" }, { 13, 1, 1, -1, 1, "5,13" }, { 16, 3, 2, -1, 0, "16" } } },
+          { { 0, "0-3,8-11", GIB(32), UNK, "2048:256/256" },
+            { 1, "4-7,12-15", GIB(32), UNK, "2048:0/0" },
+            { 2, "", GIB(64), UNK, "2048:1024/1024" },
+            { 3, "16-19", 0, UNK, "2048:0/0" } },
+          { { 0, 0, 0, -1, 0, "0,8" }, { 13, 1, 1, -1, 5, "5,13" }, { 16, 3, 2, -1, 8, "16" } }, 12, 0,
+          "10 21 17 28/21 10 17 28/17 17 10 17/28 28 17 10" },
         { "caps/caps-8node.xml", true, "0-127", 128, true, "0-7", 8,
-          { { 0, "0-7,64-71", 65305180, 0, "2048:1024/1024 1048576:4/4" },
-            { 1, "8-15,72-79", 65843640, 0, "2048:1024/1024 1048576:4/4" },
-            { 2, "16-23,80-87", 65843640, 0, "2048:1024/1024 1048576:4/4" },
-            { 3, "24-31,88-95", 65843640, 0, "2048:1024/1024 1048576:4/4" },
-            { 4, "32-39,96-103", 65843640, 0, "2048:1024/1024 1048576:2/2" },
-            { 5, "40-47,104-111", 65843640, 0, "2048:1024/1024 1048576:2/2" },
-            { 6, "48-55,112-119", 65843640, 0, "2048:1024/1024 1048576:2/2" },
-            { 7, "56-63,120-127", 65843640, 0, "2048:0/0 1048576:2/2" } },
+          { { 0, "0-7,64-71", 65305180, UNK, "2048:1024/1024 1048576:4/4" },
+            { 1, "8-15,72-79", 65843640, UNK, "2048:1024/1024 1048576:4/4" },
+            { 2, "16-23,80-87", 65843640, UNK, "2048:1024/1024 1048576:4/4" },
+            { 3, "24-31,88-95", 65843640, UNK, "2048:1024/1024 1048576:4/4" },
+            { 4, "32-39,96-103", 65843640, UNK, "2048:1024/1024 1048576:2/2" },
+            { 5, "40-47,104-111", 65843640, UNK, "2048:1024/1024 1048576:2/2" },
+            { 6, "48-55,112-119", 65843640, UNK, "2048:1024/1024 1048576:2/2" },
+            { 7, "56-63,120-127", 65843640, UNK, "2048:0/0 1048576:2/2" } },
           { { 0, 0, 0, 0, 0, "0,64" }, { 77, 1, 0, 1, 13, "13,77" },
-            { 100, 4, 1, 0, 4, "36,100" }, { 127, 7, 1, 3, 31, "63,127" } } },
+            { 100, 4, 1, 0, 36, "36,100" }, { 127, 7, 1, 3, 63, "63,127" } }, 64, 2994375000,
+          "10 12 12 12 32 32 32 32/12 10 12 12 32 32 32 32/12 12 10 12 32 32 32 32/12 12 12 10 32 32 32 32/"
+          "32 32 32 32 10 12 12 12/32 32 32 32 12 10 12 12/32 32 32 32 12 12 10 12/32 32 32 32 12 12 12 10" },
 };
 
-static void check_host(const HostExp *x, const HpvmHost *h)
+/* The distance table as "10 21/21 10", or "" when the source gave none. */
+static const char *fmt_dist(const HpvmHost *h, char *buf, size_t size)
+{
+        size_t off = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; h->distance && i < h->nnodes; i++)
+                for (size_t j = 0; j < h->nnodes; j++) {
+                        int w = snprintf(buf + off, size - off, "%s%u", j ? " " : i ? "/" : "",
+                                         hpvm_host_distance(h, i, j));
+
+                        ck_assert(w > 0 && (size_t) w < size - off);
+                        off += (size_t) w;
+                }
+        return buf;
+}
+
+static void check_host(const HostExp *x, const HpvmHost *h, const HpvmUsage *u)
 {
         char b[1024], want[256];
         HpvmCpuSet s, all;
@@ -286,7 +422,13 @@ static void check_host(const HostExp *x, const HpvmHost *h)
         ck_assert_str_eq(fmt_set(&h->online, b, sizeof(b)), x->online);
         ck_assert_uint_eq(h->ncpu, x->ncpu);
         ck_assert_int_eq(h->invtsc, x->invtsc);
-        ck_assert(hpvm_cpuset_is_empty(&h->pinned));
+        ck_assert_uint_eq(h->tsc_hz, x->tsc_hz);
+        ck_assert_uint_eq(h->ncores, x->ncores);
+        ck_assert_str_eq(fmt_dist(h, b, sizeof(b)), x->dist ? x->dist : "");
+        /* A fresh load holds nothing reserved or taken. */
+        ck_assert(hpvm_cpuset_is_empty(&u->reserved));
+        ck_assert(hpvm_cpuset_is_empty(&u->taken));
+        ck_assert_uint_eq(u->nnodes, h->nnodes);
         ck_assert_uint_eq(h->nnodes, x->nnodes);
         hpvm_host_memory_nodes(h, &s);
         ck_assert_str_eq(fmt_set(&s, b, sizeof(b)), x->memnodes);
@@ -299,9 +441,9 @@ static void check_host(const HostExp *x, const HpvmHost *h)
                 ck_assert_msg(n, "%s: no node %u", x->file, ne->id);
                 ck_assert_ptr_eq(n, &h->nodes[i]);
                 ck_assert_str_eq(fmt_set(&n->cpus, b, sizeof(b)), ne->cpus);
-                ck_assert_uint_eq(n->mem_total_kib, ne->total);
-                ck_assert_uint_eq(n->mem_free_kib, ne->free);
-                ck_assert_str_eq(fmt_pools(n, b, sizeof(b)), ne->pools);
+                ck_assert_uint_eq(n->mem_kib, ne->total);
+                ck_assert_uint_eq(u->node[i].mem_kib, ne->free);
+                ck_assert_str_eq(fmt_pools(n, &u->node[i], b, sizeof(b)), ne->pools);
                 hpvm_cpuset_or(&all, &n->cpus);
 
                 /* Every online CPU of the node points back at it. */
@@ -334,18 +476,21 @@ START_TEST(test_fixture_loads)
         _cleanup_free_ char *rel = NULL;
         _cleanup_free_ char *path = NULL;
         HpvmHost *h = NULL;
+        HpvmUsage *u = NULL;
         HpvmError err = { 0 };
         int r;
 
         ck_assert_int_ge(asprintf(&rel, "tests/data/%s", x->file), 0);
         path = th_src(rel);
-        r = x->caps ? hpvm_host_load_caps(path, &h, &err) : hpvm_host_load_sysfs(path, &h, &err);
+        r = x->caps ? hpvm_host_load_caps(path, HPVM_HOST_ALL, &h, &u, &err)
+                    : hpvm_host_load_sysfs(path, HPVM_HOST_ALL, &h, &u, &err);
         ck_assert_msg(r == 0, "%s: %d %s", x->file, r, err.msg);
         /* Success leaves no stale message (an optional file that was absent must not show). */
         ck_assert_int_eq(err.code, 0);
         ck_assert_str_eq(err.msg, "");
-        check_host(x, h);
+        check_host(x, h, u);
         hpvm_host_free(h);
+        hpvm_usage_free(u);
 }
 END_TEST
 
@@ -362,14 +507,14 @@ START_TEST(test_fixture_sources_agree)
         _cleanup_host_ HpvmHost *b = NULL;
         HpvmError err = { 0 };
 
-        ck_assert_msg(hpvm_host_load_sysfs(sp, &a, &err) == 0, "%s", err.msg);
-        ck_assert_msg(hpvm_host_load_caps(cp, &b, &err) == 0, "%s", err.msg);
+        ck_assert_msg(hpvm_host_load_sysfs(sp, HPVM_HOST_ALL, &a, NULL, &err) == 0, "%s", err.msg);
+        ck_assert_msg(hpvm_host_load_caps(cp, HPVM_HOST_ALL, &b, NULL, &err) == 0, "%s", err.msg);
         ck_assert(hpvm_cpuset_equal(&a->online, &b->online));
         ck_assert_uint_eq(a->nnodes, b->nnodes);
         for (size_t i = 0; i < a->nnodes; i++) {
                 ck_assert_uint_eq(a->nodes[i].id, b->nodes[i].id);
                 ck_assert(hpvm_cpuset_equal(&a->nodes[i].cpus, &b->nodes[i].cpus));
-                ck_assert_uint_eq(a->nodes[i].mem_total_kib, b->nodes[i].mem_total_kib);
+                ck_assert_uint_eq(a->nodes[i].mem_kib, b->nodes[i].mem_kib);
         }
         for (unsigned c = 0; c < a->ncpu; c++) {
                 HpvmCpuSet sa, sb;
@@ -394,15 +539,19 @@ static const FileSpec base_tree[] = {
         { "sys/devices/system/cpu/cpu0/topology/physical_package_id", "0\n" },
         { "sys/devices/system/cpu/cpu0/topology/die_id", "0\n" },
         { "sys/devices/system/cpu/cpu0/topology/core_id", "0\n" },
+        { "sys/devices/system/cpu/cpu0/topology/thread_siblings_list", "0-1\n" },
         { "sys/devices/system/cpu/cpu1/topology/physical_package_id", "0\n" },
         { "sys/devices/system/cpu/cpu1/topology/die_id", "0\n" },
         { "sys/devices/system/cpu/cpu1/topology/core_id", "0\n" },
+        { "sys/devices/system/cpu/cpu1/topology/thread_siblings_list", "0-1\n" },
         { "sys/devices/system/cpu/cpu2/topology/physical_package_id", "1\n" },
         { "sys/devices/system/cpu/cpu2/topology/die_id", "0\n" },
         { "sys/devices/system/cpu/cpu2/topology/core_id", "0\n" },
+        { "sys/devices/system/cpu/cpu2/topology/thread_siblings_list", "2-3\n" },
         { "sys/devices/system/cpu/cpu3/topology/physical_package_id", "1\n" },
         { "sys/devices/system/cpu/cpu3/topology/die_id", "0\n" },
         { "sys/devices/system/cpu/cpu3/topology/core_id", "0\n" },
+        { "sys/devices/system/cpu/cpu3/topology/thread_siblings_list", "2-3\n" },
         { "sys/devices/system/node/online", "0-1\n" },
         { "sys/devices/system/node/node0/cpulist", "0-1\n" },
         { "sys/devices/system/node/node0/meminfo",
@@ -410,7 +559,9 @@ static const FileSpec base_tree[] = {
           "Node 0 MemUsed:          524288 kB\n" },
         { "sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages", "8\n" },
         { "sys/devices/system/node/node0/hugepages/hugepages-2048kB/free_hugepages", "6\n" },
+        { "sys/devices/system/node/node0/distance", "10 20\n" },
         { "sys/devices/system/node/node1/cpulist", "2-3\n" },
+        { "sys/devices/system/node/node1/distance", "20 10\n" },
         { "sys/devices/system/node/node1/meminfo",
           "Node 1 MemTotal:        2097152 kB\nNode 1 MemFree:         2000000 kB\n" },
         { "proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu tsc constant_tsc nonstop_tsc\n\n"
@@ -435,9 +586,17 @@ typedef struct TreeCase {
 
 static const TreeCase tree_cases[] = {
         /* loads */
-        { "base", { { NULL, NULL } }, 0, "invtsc=1 node0=0-1 node1=2-3 pools0=2048:8/6 pools1= sib3=2-3" },
+        { "base", { { NULL, NULL } }, 0,
+          "invtsc=1 tsc=0 node0=0-1 node1=2-3 pools0=2048:8/6 pools1= sib3=2-3 sib0=0-1 cores=2 dist=10 20/20 10" },
+        { "tsc frequency", { { CPU "cpu0/tsc_freq_khz", "2100000\n" } }, 0, "tsc=2100000000 " },
+        { "no distances", { { NODE "node0/distance", NULL } }, 0, "dist=" },
+        { "siblings name an offline CPU", { { CPU "cpu3/topology/thread_siblings_list", "2-3,7\n" },
+                                            { CPU "cpu2/topology/thread_siblings_list", "2-3,7\n" } }, 0, "sib3=2-3 " },
+        /* Siblings come from the lists, not core_id: CPUs 0 and 1 share core_id 0 but not a core. */
+        { "siblings, not core_id", { { CPU "cpu0/topology/thread_siblings_list", "0\n" },
+                                     { CPU "cpu1/topology/thread_siblings_list", "1\n" } }, 0, "sib0=0 cores=3" },
         { "no hugepages folder on a node", { { NODE "node0/hugepages", NULL } }, 0, "pools0= pools1=" },
-        { "package id -1", { { CPU "cpu3/topology/physical_package_id", "-1\n" } }, 0, "sib3=3" },
+        { "package id -1", { { CPU "cpu3/topology/physical_package_id", "-1\n" } }, 0, "sib3=2-3" },
         { "no flags line (arm)", { { "proc/cpuinfo", "processor\t: 0\nFeatures\t: fp asimd\n" } }, 0, "invtsc=0" },
         { "flags line without newline", { { "proc/cpuinfo", "flags : constant_tsc nonstop_tsc" } }, 0, "invtsc=1" },
         { "only the first flags line counts",
@@ -453,17 +612,35 @@ static const TreeCase tree_cases[] = {
         { "no node/online", { { NODE "online", NULL } }, -ENOENT, "sys/devices/system/node/online: missing" },
         { "no cpulist", { { NODE "node1/cpulist", NULL } }, -ENOENT, "node/node1/cpulist: missing" },
         { "no meminfo", { { NODE "node1/meminfo", NULL } }, -ENOENT, "sys/devices/system/node/node1/meminfo: missing" },
-        { "no core_id", { { CPU "cpu2/topology/core_id", NULL } }, -ENOENT, "cpu/cpu2/topology/core_id: missing" },
+        { "no thread_siblings_list", { { CPU "cpu2/topology/thread_siblings_list", NULL } }, -ENOENT,
+          "cpu/cpu2/topology/thread_siblings_list: missing" },
         { "no package id", { { CPU "cpu0/topology", NULL } }, -ENOENT, "cpu0/topology/physical_package_id: missing" },
         { "no cpuinfo", { { "proc/cpuinfo", NULL } }, -ENOENT, "proc/cpuinfo: missing" },
         { "no nr_hugepages", { { NODE "node0/hugepages/hugepages-2048kB/nr_hugepages", NULL } }, -ENOENT,
           "hugepages-2048kB/nr_hugepages: missing" },
         { "no NUMA, no proc/meminfo", { NODE_DIR_GONE, { "proc/meminfo", NULL } }, -ENOENT, "proc/meminfo: missing" },
         /* garbage numbers */
-        { "core_id junk", { { CPU "cpu1/topology/core_id", "1x\n" } }, -EINVAL,
-          "sys/devices/system/cpu/cpu1/topology/core_id: '1x' is not a number" },
-        { "core_id negative", { { CPU "cpu1/topology/core_id", "-2\n" } }, -EINVAL, "'-2' is not a number" },
-        { "core_id too big", { { CPU "cpu1/topology/core_id", "99999999999\n" } }, -EINVAL, "'99999999999' is out of range" },
+        { "package id junk", { { CPU "cpu1/topology/physical_package_id", "1x\n" } }, -EINVAL,
+          "sys/devices/system/cpu/cpu1/topology/physical_package_id: '1x' is not a number" },
+        { "package id negative", { { CPU "cpu1/topology/physical_package_id", "-2\n" } }, -EINVAL, "'-2' is not a number" },
+        { "package id too big", { { CPU "cpu1/topology/physical_package_id", "99999999999\n" } }, -EINVAL,
+          "'99999999999' is out of range" },
+        { "siblings junk", { { CPU "cpu0/topology/thread_siblings_list", "0-1x\n" } }, -EINVAL,
+          "sys/devices/system/cpu/cpu0/topology/thread_siblings_list: " },
+        { "siblings empty", { { CPU "cpu0/topology/thread_siblings_list", "\n" } }, -EINVAL,
+          "thread_siblings_list: empty" },
+        { "siblings without the CPU", { { CPU "cpu0/topology/thread_siblings_list", "1\n" } }, -EINVAL,
+          "cpu0/topology/thread_siblings_list: does not list CPU 0 itself" },
+        { "siblings overlap", { { CPU "cpu2/topology/thread_siblings_list", "1-2\n" } }, -EINVAL,
+          "CPU 2's siblings overlap another core's without matching it" },
+        { "distance junk", { { NODE "node1/distance", "20 1x\n" } }, -EINVAL, "node1/distance: '1x' is not a number" },
+        { "distance 0", { { NODE "node1/distance", "0 10\n" } }, -EINVAL, "node1/distance: '0' is out of range" },
+        { "distances too few", { { NODE "node1/distance", "20\n" } }, -EINVAL,
+          "node1/distance: 1 distances for 2 online nodes" },
+        { "distances too many", { { NODE "node1/distance", "20 10 10\n" } }, -EINVAL,
+          "node1/distance: more distances than the 2 online nodes" },
+        { "tsc frequency junk", { { CPU "cpu0/tsc_freq_khz", "fast\n" } }, -EINVAL,
+          "cpu0/tsc_freq_khz: 'fast' is not a number" },
         { "die_id empty", { { CPU "cpu1/topology/die_id", "\n" } }, -EINVAL, "die_id: '' is not a number" },
         { "nr_hugepages junk", { { NODE "node0/hugepages/hugepages-2048kB/nr_hugepages", "lots\n" } }, -EINVAL,
           "nr_hugepages: 'lots' is not a number" },
@@ -503,23 +680,26 @@ static const TreeCase tree_cases[] = {
 };
 
 /* A one-line summary of what a success case looks at. */
-static void summarize(const HpvmHost *h, char *out, size_t size)
+static void summarize(const HpvmHost *h, const HpvmUsage *u, char *out, size_t size)
 {
-        char c0[64] = "", c1[64] = "", p0[128] = "", p1[128] = "", sib3[64];
+        char c0[64] = "", c1[64] = "", p0[128] = "", p1[128] = "", sib3[64], sib0[64], dist[64];
         HpvmCpuSet s;
 
         if (h->nnodes > 0) {
                 fmt_set(&h->nodes[0].cpus, c0, sizeof(c0));
-                fmt_pools(&h->nodes[0], p0, sizeof(p0));
+                fmt_pools(&h->nodes[0], &u->node[0], p0, sizeof(p0));
         }
         if (h->nnodes > 1) {
                 fmt_set(&h->nodes[1].cpus, c1, sizeof(c1));
-                fmt_pools(&h->nodes[1], p1, sizeof(p1));
+                fmt_pools(&h->nodes[1], &u->node[1], p1, sizeof(p1));
         }
         hpvm_host_siblings(h, 3, &s);
         fmt_set(&s, sib3, sizeof(sib3));
-        snprintf(out, size, "invtsc=%d node0=%s node1=%s pools0=%s pools1=%s sib3=%s",
-                 h->invtsc, c0, c1, p0, p1, sib3);
+        hpvm_host_siblings(h, 0, &s);
+        fmt_set(&s, sib0, sizeof(sib0));
+        snprintf(out, size, "invtsc=%d tsc=%llu node0=%s node1=%s pools0=%s pools1=%s sib3=%s sib0=%s cores=%zu dist=%s",
+                 h->invtsc, (unsigned long long) h->tsc_hz, c0, c1, p0, p1, sib3, sib0, h->ncores,
+                 fmt_dist(h, dist, sizeof(dist)));
 }
 
 START_TEST(test_tree_cases)
@@ -527,6 +707,7 @@ START_TEST(test_tree_cases)
         const TreeCase *tc = &tree_cases[_i];
         _cleanup_free_ char *dir = th_tmpdir();
         HpvmHost *h = &sentinel;
+        HpvmUsage *u = NULL;
         HpvmError err = { 0 };
         char got[1024];
         int r;
@@ -541,12 +722,13 @@ START_TEST(test_tree_cases)
         for (size_t i = 0; i < HPVM_ARRAY_SIZE(tc->change) && tc->change[i].rel; i++)
                 put(dir, tc->change[i].rel, tc->change[i].content);
 
-        r = hpvm_host_load_sysfs(dir, &h, &err);
+        r = hpvm_host_load_sysfs(dir, HPVM_HOST_ALL, &h, &u, &err);
         if (tc->code == 0) {
                 ck_assert_msg(r == 0, "%s: %d %s", tc->name, r, err.msg);
-                summarize(h, got, sizeof(got));
+                summarize(h, u, got, sizeof(got));
                 ck_assert_msg(strstr(got, tc->msg), "%s: got '%s', want '%s'", tc->name, got, tc->msg);
                 hpvm_host_free(h);
+                hpvm_usage_free(u);
         } else {
                 ck_assert_msg(r == tc->code, "%s: returned %d, want %d (%s)", tc->name, r, tc->code, err.msg);
                 ck_assert_int_eq(err.code, tc->code);
@@ -572,7 +754,7 @@ START_TEST(test_tree_limits)
                 snprintf(rel, sizeof(rel), NODE "node1/hugepages/hugepages-%ukB/nr_hugepages", 64u << i);
                 put(dir, rel, "0\n");
         }
-        ck_assert_int_eq(hpvm_host_load_sysfs(dir, &h, &err), -EINVAL);
+        ck_assert_int_eq(hpvm_host_load_sysfs(dir, HPVM_HOST_ALL, &h, NULL, &err), -EINVAL);
         ck_assert_msg(strstr(err.msg, "node1/hugepages: more than 8 huge page sizes"), "%s", err.msg);
         ck_assert_ptr_eq(h, &sentinel);
 
@@ -581,19 +763,19 @@ START_TEST(test_tree_limits)
         memset(big, '1', 69999);
         big[69999] = '\0';
         put(dir, NODE "node1/cpulist", big);
-        ck_assert_int_eq(hpvm_host_load_sysfs(dir, &h, &err), -EINVAL);
+        ck_assert_int_eq(hpvm_host_load_sysfs(dir, HPVM_HOST_ALL, &h, NULL, &err), -EINVAL);
         ck_assert_msg(strstr(err.msg, "node1/cpulist: larger than 64 KiB"), "%s", err.msg);
 
         /* A root with a trailing slash reads the same tree. */
         put(dir, NODE "node1/cpulist", "2-3\n");
         big[0] = '\0';
         snprintf(big, 4096, "%s/", dir);
-        ck_assert_msg(hpvm_host_load_sysfs(big, &h, &err) == 0, "%s", err.msg);
+        ck_assert_msg(hpvm_host_load_sysfs(big, HPVM_HOST_ALL, &h, NULL, &err) == 0, "%s", err.msg);
         ck_assert_uint_eq(h->nnodes, 2);
         hpvm_host_free(h);
 
         h = &sentinel;
-        ck_assert_int_eq(hpvm_host_load_sysfs("/nonexistent-hpvm-root", &h, &err), -ENOENT);
+        ck_assert_int_eq(hpvm_host_load_sysfs("/nonexistent-hpvm-root", HPVM_HOST_ALL, &h, NULL, &err), -ENOENT);
         ck_assert_msg(strstr(err.msg, "sys/devices/system/cpu/online: missing"), "%s", err.msg);
         ck_assert_ptr_eq(h, &sentinel);
         th_rmtree(dir);
@@ -605,6 +787,7 @@ END_TEST
 START_TEST(test_live_host_matches_libnuma)
 {
         _cleanup_host_ HpvmHost *h = NULL;
+        _cleanup_usage_ HpvmUsage *u = NULL;
         HpvmError err = { 0 };
         struct bitmask *bm;
         HpvmCpuSet nodes;
@@ -615,7 +798,7 @@ START_TEST(test_live_host_matches_libnuma)
                 printf("test-topology: live-host check skipped: numa_available() < 0 (no NUMA support in this kernel)\n");
                 return;
         }
-        ck_assert_msg(hpvm_host_load_sysfs("/", &h, &err) == 0, "live host: %d %s", err.code, err.msg);
+        ck_assert_msg(hpvm_host_load_sysfs("/", HPVM_HOST_ALL, &h, &u, &err) == 0, "live host: %d %s", err.code, err.msg);
 
         maxnode = numa_max_node();
         ck_assert_int_ge(maxnode, 0);
@@ -643,10 +826,10 @@ START_TEST(test_live_host_matches_libnuma)
 
                 size = numa_node_size64((int) n->id, &nfree);
                 ck_assert_msg(size >= 0, "numa_node_size64(%u) failed", n->id);
-                ck_assert_msg((uint64_t) size == n->mem_total_kib * 1024,
+                ck_assert_msg((uint64_t) size == n->mem_kib * 1024,
                               "node %u: we say %llu KiB, libnuma says %lld bytes", n->id,
-                              (unsigned long long) n->mem_total_kib, size);
-                ck_assert_uint_le(n->mem_free_kib, n->mem_total_kib);
+                              (unsigned long long) n->mem_kib, size);
+                ck_assert_uint_le(u->node[i].mem_kib, n->mem_kib);
         }
         numa_free_cpumask(bm);
 
@@ -682,6 +865,29 @@ static const CapsCase caps_cases[] = {
           0, "node0=0 mem0=2097152 pools0=2048:7/7" },
         { "memory 0 and no cpus",
           CAPS_HEAD "<cell id='0'><memory unit='KiB'>0</memory></cell>" CAPS_TAIL, 0, "node0= mem0=0 pools0=" },
+        /* Older libvirt and vdsm's samples write no <memory> at all: unknown, not none. */
+        { "no memory element anywhere",
+          CAPS_HEAD "<cell id='0'>" CELL0_CPUS "</cell><cell id='1'/>" CAPS_TAIL, 0, "mem0=18446744073709551615 " },
+        /* Where other cells have one, libvirt left it out because the cell has none. */
+        { "no memory element beside cells with one",
+          CAPS_HEAD "<cell id='0'>" CELL0_CPUS "</cell><cell id='1'><memory>4</memory></cell>" CAPS_TAIL, 0,
+          "mem0=0 " },
+        { "TSC counter",
+          "<capabilities><host><cpu><counter name='tsc' frequency='2904000000' scaling='yes'/></cpu><topology><cells>"
+          "<cell id='0'/></cells></topology></host></capabilities>", 0, "tsc=2904000000/1 " },
+        /* vdsm's AMD 6274 sample: every thread has its own core_id, the siblings list pairs them. */
+        { "siblings, not core_id",
+          CAPS_HEAD "<cell id='0'><cpus num='2'><cpu id='0' socket_id='0' core_id='0' siblings='0-1'/>"
+          "<cpu id='1' socket_id='0' core_id='1' siblings='0-1'/></cpus></cell>" CAPS_TAIL, 0, "cores=1 sib0=0-1 " },
+        { "no siblings attribute: same core_id",
+          CAPS_HEAD "<cell id='0'><cpus num='3'><cpu id='0' socket_id='0' core_id='0'/>"
+          "<cpu id='1' socket_id='0' core_id='1'/><cpu id='2' socket_id='0' core_id='0'/></cpus></cell>" CAPS_TAIL,
+          0, "cores=2 sib0=0,2 " },
+        { "distances",
+          "<capabilities><host><topology><cells><cell id='0'><distances><sibling id='0' value='10'/>"
+          "<sibling id='3' value='32'/></distances></cell><cell id='3'><distances><sibling id='0' value='32'/>"
+          "<sibling id='3' value='10'/></distances></cell></cells></topology></host></capabilities>",
+          0, "dist=10 32/32 10" },
         { "ppc64: 64 KiB base page skipped",
           CAPS_HEAD "<cell id='0'><memory unit='KiB'>1024</memory><pages unit='KiB' size='64'>5</pages>"
           "<pages unit='KiB' size='16384'>2</pages><pages unit='KiB' size='16777216'>0</pages>"
@@ -724,6 +930,20 @@ static const CapsCase caps_cases[] = {
           -EINVAL, "<cell id='1'>: CPU 0 is listed twice" },
         { "core_id negative", CAPS_HEAD "<cell id='0'><cpus><cpu id='3' core_id='-1'/></cpus></cell>" CAPS_TAIL,
           -EINVAL, "<cell id='0'>: <cpu id='3'>: core_id '-1' is not a number" },
+        { "siblings junk", CAPS_HEAD "<cell id='0'><cpus><cpu id='0' siblings='0-'/></cpus></cell>" CAPS_TAIL, -EINVAL,
+          "<cpu id='0' siblings='0-'>: " },
+        { "siblings overlap", CAPS_HEAD "<cell id='0'><cpus><cpu id='0' siblings='0-1'/><cpu id='1' siblings='0-1'/>"
+          "<cpu id='2' siblings='1-2'/></cpus></cell>" CAPS_TAIL, -EINVAL,
+          "<cpu id='2'>: its siblings overlap another core's without matching them" },
+        { "distance to an unknown cell", CAPS_HEAD "<cell id='0'><distances><sibling id='4' value='20'/></distances>"
+          "</cell>" CAPS_TAIL, -EINVAL, "<cell id='0'>: <distances> names cell 4, which is not listed" },
+        { "distance junk", CAPS_HEAD "<cell id='0'><distances><sibling id='0' value='near'/></distances></cell>"
+          CAPS_TAIL, -EINVAL, "<distances><sibling> value 'near' is not a number" },
+        { "distance 0", CAPS_HEAD "<cell id='0'><distances><sibling id='0' value='0'/></distances></cell>"
+          CAPS_TAIL, -EINVAL, "distance 0 to cell 0" },
+        { "TSC frequency junk", "<capabilities><host><cpu><counter name='tsc' frequency='2.9GHz'/></cpu><topology>"
+          "<cells><cell id='0'/></cells></topology></host></capabilities>", -EINVAL,
+          "frequency '2.9GHz' is not a number" },
         { "memory junk", CAPS_HEAD "<cell id='0'><memory unit='KiB'>lots</memory></cell>" CAPS_TAIL, -EINVAL,
           "<cell id='0'>: <memory> 'lots' is not a number" },
         { "memory unit junk", CAPS_HEAD "<cell id='0'><memory unit='furlongs'>1</memory></cell>" CAPS_TAIL, -EINVAL,
@@ -748,17 +968,21 @@ static const CapsCase caps_cases[] = {
 
 static void caps_summary(const HpvmHost *h, char *out, size_t size)
 {
-        char c0[64] = "", p0[256] = "", ids[64];
+        char c0[64] = "", p0[256] = "", ids[64], sib0[64], dist[128];
         HpvmCpuSet s;
 
+        hpvm_host_siblings(h, 0, &s);
+        fmt_set(&s, sib0, sizeof(sib0));
         if (h->nnodes > 0) {
                 fmt_set(&h->nodes[0].cpus, c0, sizeof(c0));
-                fmt_pools(&h->nodes[0], p0, sizeof(p0));
+                fmt_pools(&h->nodes[0], NULL, p0, sizeof(p0));
         }
         hpvm_host_all_nodes(h, &s);
         fmt_set(&s, ids, sizeof(ids));
-        snprintf(out, size, "invtsc=%d ids=%s node0=%s mem0=%llu pools0=%s", h->invtsc, ids, c0,
-                 h->nnodes ? (unsigned long long) h->nodes[0].mem_total_kib : 0ULL, p0);
+        snprintf(out, size, "invtsc=%d tsc=%llu/%d ids=%s node0=%s mem0=%llu pools0=%s cores=%zu sib0=%s dist=%s",
+                 h->invtsc, (unsigned long long) h->tsc_hz, h->tsc_scaling, ids, c0,
+                 h->nnodes ? (unsigned long long) h->nodes[0].mem_kib : 0ULL, p0, h->ncores, sib0,
+                 fmt_dist(h, dist, sizeof(dist)));
 }
 
 START_TEST(test_caps_cases)
@@ -769,7 +993,7 @@ START_TEST(test_caps_cases)
         char got[1024];
         int r;
 
-        r = hpvm_host_parse_caps(cc->xml, strlen(cc->xml), &h, &err);
+        r = hpvm_host_parse_caps(cc->xml, strlen(cc->xml), HPVM_HOST_ALL, &h, NULL, &err);
         if (cc->code == 0) {
                 ck_assert_msg(r == 0, "%s: %d %s", cc->name, r, err.msg);
                 caps_summary(h, got, sizeof(got));
@@ -791,14 +1015,14 @@ START_TEST(test_caps_file_errors)
         HpvmHost *h = &sentinel;
         HpvmError err = { 0 };
 
-        ck_assert_int_eq(hpvm_host_load_caps("/nonexistent/caps.xml", &h, &err), -ENOENT);
+        ck_assert_int_eq(hpvm_host_load_caps("/nonexistent/caps.xml", HPVM_HOST_ALL, &h, NULL, &err), -ENOENT);
         ck_assert_msg(strstr(err.msg, "/nonexistent/caps.xml"), "%s", err.msg);
         ck_assert_ptr_eq(h, &sentinel);
 
         /* A parse error from a file names the file too. */
         snprintf(path, sizeof(path), "%s/caps.xml", dir);
         put(dir, "caps.xml", CAPS_HEAD "<cell id='x'/>" CAPS_TAIL);
-        ck_assert_int_eq(hpvm_host_load_caps(path, &h, &err), -EINVAL);
+        ck_assert_int_eq(hpvm_host_load_caps(path, HPVM_HOST_ALL, &h, NULL, &err), -EINVAL);
         ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "<cell id='x'>: 'x' is not a number"), "%s", err.msg);
         ck_assert_ptr_eq(h, &sentinel);
         th_rmtree(dir);
@@ -821,27 +1045,29 @@ START_TEST(test_parts)
 
                 if (i < 4) {
                         ck_assert_int_ge(asprintf(&path, "%s/tests/data/sysfs/%s", th_srcdir(), trees[i]), 0);
-                        ck_assert_int_eq(hpvm_host_load_sysfs(path, &full, &err), 0);
-                        ck_assert_int_eq(hpvm_host_load_sysfs_parts(path, 0, &part, &err), 0);
+                        ck_assert_int_eq(hpvm_host_load_sysfs(path, HPVM_HOST_ALL, &full, NULL, &err), 0);
+                        ck_assert_int_eq(hpvm_host_load_sysfs(path, 0, &part, NULL, &err), 0);
                         ck_assert_uint_eq(part->parts, 0);
                         ck_assert(!part->invtsc);
                 } else {
                         ck_assert_int_ge(asprintf(&path, "%s/tests/data/caps/%s", th_srcdir(), caps[i - 4]), 0);
-                        ck_assert_int_eq(hpvm_host_load_caps(path, &full, &err), 0);
-                        ck_assert_int_eq(hpvm_host_load_caps_parts(path, 0, &part, &err), 0);
+                        ck_assert_int_eq(hpvm_host_load_caps(path, HPVM_HOST_ALL, &full, NULL, &err), 0);
+                        ck_assert_int_eq(hpvm_host_load_caps(path, 0, &part, NULL, &err), 0);
                         /* The caps document carries the CPU features anyway. */
                         ck_assert_uint_eq(part->parts, HPVM_HOST_CPU_FLAGS);
                         ck_assert(part->invtsc == full->invtsc);
                 }
                 ck_assert_uint_eq(full->parts, HPVM_HOST_ALL);
                 ck_assert_uint_eq(part->ncpu, 0);
+                ck_assert_uint_eq(part->ncores, 0);
+                ck_assert_ptr_null(part->distance);
                 ck_assert_uint_gt(full->ncpu, 0);
                 ck_assert(hpvm_cpuset_equal(&part->online, &full->online));
                 ck_assert_uint_eq(part->nnodes, full->nnodes);
                 for (size_t n = 0; n < full->nnodes; n++) {
                         ck_assert_uint_eq(part->nodes[n].id, full->nodes[n].id);
                         ck_assert(hpvm_cpuset_equal(&part->nodes[n].cpus, &full->nodes[n].cpus));
-                        ck_assert_uint_eq(part->nodes[n].mem_total_kib, full->nodes[n].mem_total_kib);
+                        ck_assert_uint_eq(part->nodes[n].mem_kib, full->nodes[n].mem_kib);
                         ck_assert_uint_eq(part->nodes[n].npools, full->nodes[n].npools);
                 }
                 hpvm_host_free(full);
@@ -861,6 +1087,9 @@ static Suite *topology_suite(void)
         tcase_add_test(tc, test_model_mem_saturates);
         tcase_add_test(tc, test_model_pages);
         tcase_add_test(tc, test_model_cpus);
+        tcase_add_test(tc, test_model_mem_unknown);
+        tcase_add_test(tc, test_model_distances);
+        tcase_add_test(tc, test_model_usage);
         tcase_add_test(tc, test_model_free_null);
         suite_add_tcase(s, tc);
 
