@@ -928,7 +928,7 @@ int main(int argc, char **argv)
                "(CLOCK_MONOTONIC); RSS: the largest wait4() ru_maxrss of the runs.\n"
                "host: %s (%d NUMA nodes, %d CPUs), read by the hooks from %s\n"
                "properties: cputune (every vCPU 1:1), numatune strict, guestnuma (a cell per node);\n"
-               "  +highperf adds highperf=true hugepages=1G emulatorpin iothreads=2 iothreadpin nosharepages=true\n"
+               "  +highperf adds highperf=true hugepages=1048576 emulatorpin iothreads=2 iothreadpin nosharepages=true\n"
                "floor: bench-floor, libxml2 xmlReadFile + write to a temp file + rename; ratio: hook/floor medians\n\n",
                runs, warmup, caps, host.nnodes, host.ncpus, sysfs ? sysfs : "the same capabilities file");
         printf("%-24s %5s %7s | %8s %8s %8s %8s | %8s %8s %8s %8s | %6s\n",
@@ -975,7 +975,7 @@ int main(int argc, char **argv)
                 char *env_iop = strf("iothreadpin=1#%d,2#%d", host.maxcpu - 1, host.maxcpu - 2);
                 char *hp_envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C",
                                     env_domxml, env_ct, env_nt, env_gn, (char *)"highperf=true",
-                                    (char *)"hugepages=1G", env_ep, (char *)"iothreads=2", env_iop,
+                                    (char *)"hugepages=1048576", env_ep, (char *)"iothreads=2", env_iop,
                                     (char *)"nosharepages=true", NULL };
 
                 for (int row = 0; row < 2 * nhooks && !failed; row++) {

@@ -288,7 +288,7 @@ void hpvm_profile_suggest(const HpvmDomain *d, HpvmWarnings *warn)
         if (!hpvm_xml_child(numa, "cell") || !hpvm_xml_child(hpvm_xml_child(d->root, "numatune"), "memory"))
                 missing[n++] = "guest NUMA and NUMA pinning (guestnuma=<vcpus>#<memory>,... and numatune=<mode>#<nodeset>)";
         if (!hpvm_xml_child(mb, "hugepages"))
-                missing[n++] = "huge pages (hugepages=2M or 1G)";
+                missing[n++] = "huge pages (hugepages=2048 or 1048576, KiB)";
         if (!hpvm_xml_child(mb, "nosharepages"))
                 missing[n++] = "KSM off (nosharepages=true)";
         if (!n)

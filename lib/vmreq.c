@@ -261,6 +261,12 @@ static const char *plural(uint64_t n)
         return n == 1 ? "" : "s";
 }
 
+/* The verb's ending after who(): "the VM needs", "guest cell 1 needs", "guest cells 0-1 need". */
+static const char *verb_s(const char *who_s)
+{
+        return strncmp(who_s, "guest cells", 11) ? "s" : "";
+}
+
 /* "the VM" / "guest cell 1" / "guest cells 0-1,3" for the groups in @which. */
 static void who(const Groups *gs, const HpvmCpuSet *which, size_t ncells, char *buf, size_t size)
 {
@@ -322,7 +328,27 @@ static int check_resource(const Groups *all, bool pages, const HpvmVmReq *r, con
                 else
                         cap[j] = h->nodes[j].mem_kib == HPVM_MEM_UNKNOWN ? FLOW_INF : h->nodes[j].mem_kib;
         }
-        k = gs.n ? route(&gs, h, cap, &shortfall, &cut_g, &cut_n) : 0;
+        /* A group short on its own nodes is the most precise thing to name: look for one first. */
+        k = 0;
+        shortfall = 0;
+        for (size_t i = 0; i < gs.n && !shortfall; i++) {
+                uint64_t sum = 0;
+
+                for (size_t j = 0; j < h->nnodes; j++)
+                        if (hpvm_cpuset_test(&gs.g[i].nodes, h->nodes[j].id))
+                                sum = cap[j] > FLOW_INF - sum ? FLOW_INF : sum + cap[j];
+                if (gs.g[i].need <= sum)
+                        continue;
+                shortfall = gs.g[i].need - sum;
+                hpvm_cpuset_zero(&cut_g);
+                hpvm_cpuset_set(&cut_g, (unsigned)i);
+                hpvm_cpuset_zero(&cut_n);
+                for (size_t j = 0; j < h->nnodes; j++)
+                        if (hpvm_cpuset_test(&gs.g[i].nodes, h->nodes[j].id))
+                                hpvm_cpuset_set(&cut_n, (unsigned)j);
+        }
+        if (!shortfall && gs.n)
+                k = route(&gs, h, cap, &shortfall, &cut_g, &cut_n);
         if (k < 0 || !gs.n || shortfall == 0) {
                 free(gs.g);
                 return k < 0 ? hpvm_error_set(err, k, "out of memory") : 0;
@@ -342,16 +368,16 @@ static int check_resource(const Groups *all, bool pages, const HpvmVmReq *r, con
                 hpvm_format_kib(r->page_kib, ps, sizeof(ps));
                 if (host_wide)
                         return hpvm_error_set(err, -ERANGE, "%s: %s need%s %llu page%s of %s, the host has %llu free",
-                                              prop, who_s, strcmp(who_s, "the VM") ? "" : "s",
+                                              prop, who_s, verb_s(who_s),
                                               (unsigned long long)need, plural(need), ps, (unsigned long long)have);
                 return hpvm_error_set(err, -ERANGE, "%s: %s need%s %llu page%s of %s on node%s %s, which ha%s %llu free",
-                                      prop, who_s, strcmp(who_s, "the VM") ? "" : "s", (unsigned long long)need,
+                                      prop, who_s, verb_s(who_s), (unsigned long long)need,
                                       plural(need), ps, nnodes == 1 ? "" : "s", nodes_s, nnodes == 1 ? "s" : "ve",
                                       (unsigned long long)have);
         }
         return hpvm_error_set(err, -ERANGE, "%s: %s binding to node%s %s offers %s of memory, %s need%s %s", prop,
                               mode == (HpvmNumaMode)-1 ? "the" : hpvm_numa_mode_name(mode), nnodes == 1 ? "" : "s", nodes_s,
-                              hpvm_format_kib(have, kb1, sizeof(kb1)), who_s, strcmp(who_s, "the VM") ? "" : "s",
+                              hpvm_format_kib(have, kb1, sizeof(kb1)), who_s, verb_s(who_s),
                               hpvm_format_kib(need, kb2, sizeof(kb2)));
 }
 

@@ -158,7 +158,7 @@ static const Refusal refusals[] = {
         { { "--host-caps", "x", "--sysfs-root", "y" }, { "cputune=0#0" },
           "hpvm: before_vm_start: --host-caps and --sysfs-root exclude each other\n" },
         { { "--bogus" }, { "cputune=0#0" }, "hpvm: before_vm_start: unknown option '--bogus' (see --help)\n" },
-        { { "--sysfs-root", NUMA2 }, { "hugepages=1G" },
+        { { "--sysfs-root", NUMA2 }, { "hugepages=1048576" },
           "hpvm: hugepages: the VM needs 8 pages of 1 GiB, the host has 4 free\n" },
         { { "--sysfs-root", NUMA2 }, { "invtsc=yes" },
           "hpvm: invtsc: the host CPU has no invariant TSC (its flags lack constant_tsc or nonstop_tsc), "
@@ -206,7 +206,7 @@ START_TEST(test_highperf_suggestions_exit_0)
                          "hpvm: warning: highperf:   IO-thread pinning (iothreadpin=<iothread>#<cpuset>,...)\n"
                          "hpvm: warning: highperf:   emulator pinning (emulatorpin=<cpuset>)\n"
                          "hpvm: warning: highperf:   guest NUMA and NUMA pinning (guestnuma=<vcpus>#<memory>,... and numatune=<mode>#<nodeset>)\n"
-                         "hpvm: warning: highperf:   huge pages (hugepages=2M or 1G)\n");
+                         "hpvm: warning: highperf:   huge pages (hugepages=2048 or 1048576, KiB)\n");
         now = th_slurp(vm.domxml, &len);
         ck_assert_ptr_nonnull(strstr(now, "<cpu mode=\"host-passthrough\">"));
         ck_assert_ptr_null(strstr(now, "<graphics"));

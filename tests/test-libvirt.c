@@ -867,7 +867,7 @@ START_TEST(test_profile_guest_starts)
                 write_long(NR_2M, nr_before);
         } else {
                 huge = true;
-                props[2] = "hugepages=2M";
+                props[2] = "hugepages=2048";
                 taken_before = hugepages_taken();
                 fact("profile: reserved %ld pages of 2 MiB for the guest", GUEST_PAGES);
         }

@@ -25,11 +25,33 @@ typedef struct Prop {
         char name[64];
         char *regex;
         regex_t re;
+        bool predefined;        /* oVirt's own property: the engine already declares it */
 } Prop;
 
 static char *section;          /* README text between the markers */
 static Prop props[MAX_PROPS];
-static size_t n_props;
+static size_t n_props;          /* README's line first, then the predefined ones */
+static size_t n_readme;
+
+/*
+ * oVirt's predefined VM properties (ovirt-engine packaging/dbscripts/upgrade/
+ * pre_upgrade/0000_config.sql, PredefinedVMProperties for 4.6-4.8). The README
+ * line must not declare them again; the hook reads hugepages as vdsm does, so
+ * its parser is checked against the engine's own expression.
+ */
+static const struct {
+        const char *name;
+        const char *regex;
+} predefined[] = {
+        { "hugepages", "^[0-9]+$" },
+        { "sap_agent", "^(true|false)$" },
+        { "sndbuf", "^[0-9]+$" },
+        { "viodiskcache", "^(none|writeback|writethrough)$" },
+        { "scsi_hostdev", "^(scsi_generic|scsi_block|scsi_hd|virtio_blk_pci)$" },
+        { "nvram_template", "^.*$" },
+        { "vhost", "^.*$" },
+        { "extra_cpu_flags", "^.*$" },
+};
 
 /* ---------------------------------------------------------------- README */
 
@@ -100,6 +122,18 @@ static void load_readme(void)
                 ck_assert_msg(r == 0, "%s: regcomp failed (%d) on '%s'", pr->name, r, pr->regex);
                 p = stop + 1;
         }
+        n_readme = n_props;
+        for (size_t i = 0; i < HPVM_ARRAY_SIZE(predefined); i++) {
+                Prop *pr;
+
+                ck_assert_uint_lt(n_props, MAX_PROPS);
+                pr = &props[n_props++];
+                snprintf(pr->name, sizeof(pr->name), "%s", predefined[i].name);
+                pr->regex = strdup(predefined[i].regex);
+                pr->predefined = true;
+                ck_assert_ptr_nonnull(pr->regex);
+                ck_assert_int_eq(regcomp(&pr->re, pr->regex, REG_EXTENDED | REG_NOSUB), 0);
+        }
 }
 
 static void free_readme(void)
@@ -113,6 +147,7 @@ static void free_readme(void)
         section = NULL;
 }
 
+/* The README's declaration of @name, else oVirt's predefined one. */
 static const Prop *find_prop(const char *name)
 {
         for (size_t i = 0; i < n_props; i++)
@@ -317,24 +352,24 @@ static const struct {
         { "emulatorpin", "^0", HOOK_REFUSES },
         { "emulatorpin", "0,^0", HOOK_REFUSES },
         { "emulatorpin", "18446744073709551616", HOOK_REFUSES },
-        /* hugepages */
+        /* hugepages: oVirt's predefined property, checked against the engine's own expression */
         { "hugepages", "2048", BOTH_OK },
-        { "hugepages", "2M", BOTH_OK },
-        { "hugepages", "1G", BOTH_OK },
-        { "hugepages", "1g", BOTH_OK },
         { "hugepages", "1048576", BOTH_OK },
+        { "hugepages", "002048", BOTH_OK },
+        { "hugepages", "2M", BOTH_REFUSE },
+        { "hugepages", "1G", BOTH_REFUSE },
+        { "hugepages", "1g", BOTH_REFUSE },
         { "hugepages", "", BOTH_REFUSE },
         { "hugepages", "M", BOTH_REFUSE },
         { "hugepages", "2MB", BOTH_REFUSE },
-        { "hugepages", "2 M", BOTH_REFUSE },
-        { "hugepages", "-2M", BOTH_REFUSE },
-        { "hugepages", "1.5G", BOTH_REFUSE },
-        { "hugepages", "1P", BOTH_REFUSE },
+        { "hugepages", "2 048", BOTH_REFUSE },
+        { "hugepages", "-2048", BOTH_REFUSE },
+        { "hugepages", "1.5", BOTH_REFUSE },
         { "hugepages", "0", HOOK_REFUSES },
         { "hugepages", "3000", HOOK_REFUSES },                     /* not a power of two */
         { "hugepages", "2", HOOK_REFUSES },                        /* smaller than a base page */
-        { "hugepages", "32G", HOOK_REFUSES },                      /* no CPU has pages this large */
-        { "hugepages", "8192T", HOOK_REFUSES },
+        { "hugepages", "33554432", HOOK_REFUSES },                 /* no CPU has pages this large */
+        { "hugepages", "99999999999999999999", HOOK_REFUSES },
         { "hugepages", "99999999999999999999", HOOK_REFUSES },
         /* booleans */
         { "invtsc", "true", BOTH_OK },
@@ -385,7 +420,7 @@ START_TEST(test_sample)
         bool re_ok;
         int r;
 
-        ck_assert_msg(pr != NULL, "property %s is not in the README line", name);
+        ck_assert_msg(pr != NULL, "property %s is neither in the README line nor predefined", name);
         re_ok = regex_matches(pr, value);
         r = hook_parse(name, value, msg, sizeof(msg));
 
@@ -419,6 +454,12 @@ START_TEST(test_readme_complete)
         for (size_t i = 0; i < HPVM_ARRAY_SIZE(all_props); i++)
                 ck_assert_msg(find_prop(all_props[i]), "%s missing from the README line", all_props[i]);
 
+        /* Redeclaring a predefined property would override the engine's own (vdsm reads hugepages itself). */
+        for (size_t i = 0; i < n_readme; i++)
+                for (size_t j = 0; j < HPVM_ARRAY_SIZE(predefined); j++)
+                        ck_assert_msg(strcmp(props[i].name, predefined[j].name) != 0,
+                                      "the README line redeclares oVirt's predefined property %s", props[i].name);
+
         /* ... and every declared property is tested, anchored, once, and engine-safe. */
         for (size_t i = 0; i < n_props; i++) {
                 const Prop *pr = &props[i];
@@ -427,6 +468,8 @@ START_TEST(test_readme_complete)
 
                 for (j = 0; j < HPVM_ARRAY_SIZE(samples); j++)
                         sampled |= strcmp(samples[j].prop, pr->name) == 0;
+                if (pr->predefined)
+                        continue;       /* only the ones the hooks read have samples */
                 ck_assert_msg(sampled, "%s has no samples in test-regex.c", pr->name);
                 ck_assert_msg(len >= 2 && pr->regex[0] == '^' && pr->regex[len - 1] == '$',
                               "%s: '%s' is not anchored", pr->name, pr->regex);
@@ -462,7 +505,7 @@ START_TEST(test_readme_split)
                               "%s: the per-property line differs from the one line", name);
                 seen++;
         }
-        ck_assert_uint_eq(seen, n_props);
+        ck_assert_uint_eq(seen, n_readme);
 }
 END_TEST
 
@@ -480,7 +523,7 @@ static const struct {
         { "numatune", { "0", "1", "1024", "-", "^", ",", "#", "strict", "Strict", "interleave", NULL } },
         { "guestnuma", { "0", "1", "2", "-", "^", ",", "#", "G", "k", "X", NULL } },
         { "emulatorpin", { "0", "1", "12", "4096", "-", "^", ",", "#", NULL } },
-        { "hugepages", { "0", "1", "2", "M", "G", "b", "-", NULL } },
+        { "hugepages", { "0", "1", "2", "4", "8", "M", "-", NULL } },
         { "iothreads", { "0", "1", "4", "6", "9", "-", NULL } },
         { "invtsc", { "0", "1", "t", "rue", "Y", "es", "no", "N", NULL } },
 };
