@@ -13,6 +13,8 @@ int main(int argc, char **argv)
                 .name = "before_vm_start",
                 .summary = "Rewrite a VM's domain XML from its custom properties before it starts.",
                 .props = hpvm_vmstart_props,
+                .input = HPVM_INPUT_DOMAIN,
+                .rewrites = true,
         };
         _cleanup_free_ char *in = NULL, *out = NULL;
         HpvmWarnings warn = { 0 };
@@ -24,7 +26,7 @@ int main(int argc, char **argv)
         r = hpvm_hook_parse_args(&info, argc, argv, &opts);
         if (r)
                 return r & 255;
-        r = hpvm_file_read(opts.domxml, HPVM_XML_MAX, &in, &inlen, &err);
+        r = hpvm_hook_read_input(&info, &opts, &in, &inlen, &err);
         if (r < 0)
                 goto fail;
         r = hpvm_vmstart_rewrite(in, inlen, hpvm_hook_getenv, NULL, &opts.host, &out, &outlen, &warn, &err);

@@ -96,6 +96,49 @@ START_TEST(test_success_rewrites_atomically)
 }
 END_TEST
 
+/* A property that changes nothing (the profile off on a VM without it) leaves the file as it is, mtime too. */
+START_TEST(test_no_change_leaves_file_alone)
+{
+        const char *args[] = { "--sysfs-root", numa2, NULL };
+        const char *env[] = { vm.env_domxml, "highperf=false", "nosharepages=false", NULL };
+        struct stat before, after;
+        ThRun r;
+
+        ck_assert_int_eq(stat(vm.domxml, &before), 0);
+        run_hook(args, env, &r);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        ck_assert_str_eq(r.err, "");
+        ck_assert_int_eq(stat(vm.domxml, &after), 0);
+        ck_assert_int_eq(before.st_ino, after.st_ino);
+        ck_assert_int_eq(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+        ck_assert_int_eq(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+        assert_untouched();
+        th_run_clear(&r);
+}
+END_TEST
+
+/* vdsm re-pins a 'none' policy VM's vCPUs after the start: pins must not be written to be lost. */
+START_TEST(test_cpu_policy_none_refused)
+{
+        static const char md[] = "<domain type='kvm' xmlns:ovirt-vm='http://ovirt.org/vm/1.0'><name>p</name>"
+                                 "<memory>1048576</memory><vcpu>2</vcpu><metadata><ovirt-vm:vm>"
+                                 "<ovirt-vm:cpuPolicy>none</ovirt-vm:cpuPolicy></ovirt-vm:vm></metadata>"
+                                 "<os><type>hvm</type></os></domain>";
+        const char *args[] = { "--sysfs-root", numa2, NULL };
+        const char *env[] = { vm.env_domxml, "cputune=0#0,1#2", NULL };
+        ThRun r;
+
+        th_vm_set_input(&vm, md, sizeof(md) - 1, 0600);
+        run_hook(args, env, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_str_eq(r.err, "hpvm: cputune: the VM's CPU pinning policy is 'none', and vdsm then re-pins every "
+                                "vCPU to its shared CPU pool right after the start: set the policy to Manual (or "
+                                "Dedicated) in the engine for these pins to last\n");
+        assert_untouched();
+        th_run_clear(&r);
+}
+END_TEST
+
 START_TEST(test_dry_run_prints_and_leaves_file)
 {
         const char *args[] = { "--sysfs-root", numa2, "--dry-run", "--domxml", vm.domxml, NULL };
@@ -156,7 +199,7 @@ static const Refusal refusals[] = {
         { { "--host-caps", "/nonexistent/caps.xml" }, { "cputune=0#0" },
           "hpvm: cannot read the host topology: cannot open /nonexistent/caps.xml: No such file or directory\n" },
         { { "--host-caps", "x", "--sysfs-root", "y" }, { "cputune=0#0" },
-          "hpvm: before_vm_start: --host-caps and --sysfs-root exclude each other\n" },
+          "hpvm: before_vm_start: --host-caps and --sysfs-root exclude each other (see --help)\n" },
         { { "--bogus" }, { "cputune=0#0" }, "hpvm: before_vm_start: unknown option '--bogus' (see --help)\n" },
         { { "--sysfs-root", NUMA2 }, { "hugepages=1048576" },
           "hpvm: hugepages: the VM needs 8 pages of 1 GiB, the host has 4 free\n" },
@@ -168,6 +211,9 @@ static const Refusal refusals[] = {
         { { "--sysfs-root", NUMA2 }, { "iothreads=0" },
           "hpvm: iothreads: '0': out of range (expected a whole number from 1 to 64)\n" },
         { { "extra" }, { "cputune=0#0" }, "hpvm: before_vm_start: unexpected argument 'extra' (see --help)\n" },
+        /* An option without its value gets a message of its own, not "unknown option". */
+        { { "--domxml" }, { "cputune=0#0" }, "hpvm: before_vm_start: --domxml needs a value (see --help)\n" },
+        { { "--sysfs-root" }, { "cputune=0#0" }, "hpvm: before_vm_start: --sysfs-root needs a value (see --help)\n" },
 };
 
 START_TEST(test_refusal)
@@ -330,6 +376,8 @@ static Suite *hook_suite(void)
         tcase_add_test(tc, test_no_property_leaves_file_alone);
         tcase_add_test(tc, test_success_rewrites_atomically);
         tcase_add_test(tc, test_dry_run_prints_and_leaves_file);
+        tcase_add_test(tc, test_no_change_leaves_file_alone);
+        tcase_add_test(tc, test_cpu_policy_none_refused);
         tcase_add_test(tc, test_warning_is_printed_with_exit_0);
         tcase_add_loop_test(tc, test_refusal, 0, HPVM_ARRAY_SIZE(refusals));
         tcase_add_test(tc, test_highperf_suggestions_exit_0);
