@@ -4,14 +4,29 @@
 #   hpvm_libvirtd_start   make qemu:///system answer, starting virtlogd and
 #                         libvirtd only if nothing answers yet (returns 0/1)
 #   hpvm_libvirtd_stop    stop exactly the daemons hpvm_libvirtd_start started,
-#                         by the process ids it recorded; safe to call twice
+#                         by the process ids it recorded, and remove the hook
+#                         files hpvm_libvirtd_install_hooks installed; safe to
+#                         call twice
+#   hpvm_libvirtd_owned   true when hpvm_libvirtd_start started the daemon
+#                         (false when it reused one that already answered)
+#   hpvm_libvirtd_install_hooks SRCDIR
+#                         copy every executable file of SRCDIR into
+#                         /etc/libvirt/hooks/qemu.d/ (removed again by stop);
+#                         libvirtd decides at start whether it has qemu hooks
+#                         (a folder empty then stays ignored), so call
+#                         hpvm_libvirtd_restart next. Returns 2 without
+#                         touching anything when the daemon is not ours.
+#   hpvm_libvirtd_restart restart the libvirtd we started (its guests keep
+#                         running; libvirt's hooks see "reconnect" for each);
+#                         returns 2 when the daemon is not ours, 1 on failure
 #
-# Needs root. Never stops a daemon it did not start, never matches processes by
-# name. Log lines go to stderr. Knobs (environment):
+# Needs root. Never stops, restarts or reconfigures a daemon it did not start,
+# never matches processes by name. Log lines go to stderr. Knobs (environment):
 #   HPVM_LIBVIRTD_TIMEOUT  seconds to wait for the daemon to answer (default 60;
 #                          the first start on a machine probes QEMU: ~15 s)
 #   HPVM_LIBVIRT_URI       URI to probe (default qemu:///system)
-# POSIX sh: works when sourced from sh or bash.
+# POSIX sh: works when sourced from sh or bash. Helpers named hpvm_lv_* are
+# shared with tests/libvirt-hosts.sh.
 
 HPVM_LV_URI=${HPVM_LIBVIRT_URI:-qemu:///system}
 HPVM_LV_STATE=            # our folder for logs; set once we start something
@@ -19,6 +34,8 @@ HPVM_LV_PIDS=             # "name:pid" of every daemon we started, newest first
 HPVM_LV_REUSED=0
 HPVM_LV_KVM_SAVED=        # "group mode" of /dev/kvm before we opened it up
 HPVM_LV_HUGETLBFS=        # where we mounted hugetlbfs, to unmount at stop
+HPVM_LV_HOOKS=            # hook files we installed, to remove at stop
+HPVM_LV_HOOKDIRS=         # hook folders we created, deepest first
 
 hpvm_lv_log() {
         printf 'libvirtd-env: %s\n' "$*" >&2
@@ -123,6 +140,27 @@ hpvm_lv_spawn() {
         hpvm_lv_log "started $_name (pid $_pid, pid file $_pf, log $_log)"
 }
 
+# Wait (bounded by HPVM_LIBVIRTD_TIMEOUT) until the libvirtd we spawned answers
+# at $HPVM_LV_URI; fail early when it dies. Logs how long it took.
+hpvm_lv_wait_answer() {
+        _limit=${HPVM_LIBVIRTD_TIMEOUT:-60}
+        _start=$(date +%s)
+        while ! hpvm_lv_answers; do
+                if ! hpvm_lv_pid_of /run/libvirtd.pid libvirtd >/dev/null; then
+                        hpvm_lv_log "libvirtd died while starting"
+                        hpvm_lv_dump_log "$HPVM_LV_STATE/libvirtd.log"
+                        return 1
+                fi
+                if [ $(($(date +%s) - _start)) -ge "$_limit" ]; then
+                        hpvm_lv_log "libvirtd does not answer at $HPVM_LV_URI after ${_limit} s"
+                        hpvm_lv_dump_log "$HPVM_LV_STATE/libvirtd.log"
+                        return 1
+                fi
+                sleep 0.2
+        done
+        hpvm_lv_log "libvirtd answers at $HPVM_LV_URI after $(($(date +%s) - _start)) s"
+}
+
 hpvm_libvirtd_start() {
         if [ -n "$HPVM_LV_PIDS" ] || [ "$HPVM_LV_REUSED" = 1 ]; then
                 hpvm_lv_log "already started by this shell"
@@ -173,24 +211,7 @@ hpvm_libvirtd_start() {
         fi
         hpvm_lv_spawn libvirtd /run/libvirtd.pid || { hpvm_libvirtd_stop; return 1; }
 
-        _limit=${HPVM_LIBVIRTD_TIMEOUT:-60}
-        _start=$(date +%s)
-        while ! hpvm_lv_answers; do
-                if ! hpvm_lv_pid_of /run/libvirtd.pid libvirtd >/dev/null; then
-                        hpvm_lv_log "libvirtd died while starting"
-                        hpvm_lv_dump_log "$HPVM_LV_STATE/libvirtd.log"
-                        hpvm_libvirtd_stop
-                        return 1
-                fi
-                if [ $(($(date +%s) - _start)) -ge "$_limit" ]; then
-                        hpvm_lv_log "libvirtd does not answer at $HPVM_LV_URI after ${_limit} s"
-                        hpvm_lv_dump_log "$HPVM_LV_STATE/libvirtd.log"
-                        hpvm_libvirtd_stop
-                        return 1
-                fi
-                sleep 0.2
-        done
-        hpvm_lv_log "libvirtd answers at $HPVM_LV_URI after $(($(date +%s) - _start)) s"
+        hpvm_lv_wait_answer || { hpvm_libvirtd_stop; return 1; }
 }
 
 # Stop one recorded daemon: TERM, up to 15 s, then KILL.
@@ -215,8 +236,6 @@ hpvm_lv_kill() {
 hpvm_libvirtd_stop() {
         if [ "$HPVM_LV_REUSED" = 1 ]; then
                 HPVM_LV_REUSED=0
-HPVM_LV_KVM_SAVED=        # "group mode" of /dev/kvm before we opened it up
-HPVM_LV_HUGETLBFS=        # where we mounted hugetlbfs, to unmount at stop
                 return 0
         fi
         # Newest first: libvirtd before the virtlogd it logs through.
@@ -224,6 +243,7 @@ HPVM_LV_HUGETLBFS=        # where we mounted hugetlbfs, to unmount at stop
                 hpvm_lv_kill "${_entry%%:*}" "${_entry#*:}"
         done
         HPVM_LV_PIDS=
+        hpvm_lv_remove_hooks
         hpvm_lv_restore_kvm
         hpvm_lv_umount_hugetlbfs
         if [ -n "$HPVM_LV_STATE" ]; then
@@ -231,4 +251,73 @@ HPVM_LV_HUGETLBFS=        # where we mounted hugetlbfs, to unmount at stop
                 HPVM_LV_STATE=
         fi
         return 0
+}
+
+hpvm_libvirtd_owned() {
+        [ "$HPVM_LV_REUSED" != 1 ] && [ -n "$HPVM_LV_PIDS" ]
+}
+
+# The pid of the libvirtd we started, if it still runs.
+hpvm_lv_our_libvirtd() {
+        for _entry in $HPVM_LV_PIDS; do
+                [ "${_entry%%:*}" = libvirtd ] || continue
+                hpvm_lv_alive libvirtd "${_entry#*:}" && printf '%s\n' "${_entry#*:}" && return 0
+        done
+        return 1
+}
+
+hpvm_libvirtd_install_hooks() {
+        _src=$1
+        if ! hpvm_libvirtd_owned; then
+                hpvm_lv_log "libvirtd at $HPVM_LV_URI is not ours: installing no hooks into /etc/libvirt/hooks/qemu.d"
+                return 2
+        fi
+        [ -d "$_src" ] || { hpvm_lv_log "no hook folder $_src"; return 1; }
+        for _d in /etc/libvirt/hooks /etc/libvirt/hooks/qemu.d; do
+                [ -d "$_d" ] && continue
+                mkdir -m 0755 "$_d" || return 1
+                HPVM_LV_HOOKDIRS="$_d $HPVM_LV_HOOKDIRS"
+        done
+        for _f in "$_src"/*; do
+                if [ ! -f "$_f" ] || [ ! -x "$_f" ]; then
+                        continue
+                fi
+                _dst=/etc/libvirt/hooks/qemu.d/${_f##*/}
+                if [ -e "$_dst" ]; then
+                        hpvm_lv_log "$_dst exists and is not ours: not replacing it"
+                        return 1
+                fi
+                cp "$_f" "$_dst" && chmod 0755 "$_dst" || return 1
+                HPVM_LV_HOOKS="$HPVM_LV_HOOKS $_dst"
+                hpvm_lv_log "installed hook $_dst (removed at stop)"
+        done
+}
+
+# Remove the hook files and folders hpvm_libvirtd_install_hooks added.
+hpvm_lv_remove_hooks() {
+        for _f in $HPVM_LV_HOOKS; do
+                rm -f "$_f"
+        done
+        for _d in $HPVM_LV_HOOKDIRS; do
+                rmdir "$_d" 2>/dev/null || hpvm_lv_log "left $_d: not empty"
+        done
+        HPVM_LV_HOOKS=
+        HPVM_LV_HOOKDIRS=
+}
+
+hpvm_libvirtd_restart() {
+        if ! hpvm_libvirtd_owned; then
+                hpvm_lv_log "libvirtd at $HPVM_LV_URI is not ours: not restarting it"
+                return 2
+        fi
+        if _pid=$(hpvm_lv_our_libvirtd); then
+                hpvm_lv_kill libvirtd "$_pid"
+        fi
+        _rest=
+        for _entry in $HPVM_LV_PIDS; do
+                [ "${_entry%%:*}" = libvirtd ] || _rest="$_rest $_entry"
+        done
+        HPVM_LV_PIDS=${_rest# }
+        hpvm_lv_spawn libvirtd /run/libvirtd.pid || return 1
+        hpvm_lv_wait_answer
 }

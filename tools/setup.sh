@@ -15,11 +15,17 @@ set -eu
 # Build: compiler, autotools, pkg-config and the -dev packages configure asks for.
 # Tests: check (unit tests), xmllint (golden files, RelaxNG schema checks; the
 # schemas ship in libvirt0). Integration test: a real libvirtd with the QEMU
-# driver and QEMU itself (TCG is enough, no KVM needed).
+# driver and QEMU itself (TCG is enough, no KVM needed). Real parts for the
+# integration tests (tests/libvirt-hosts.sh, tests/guest-kit.sh): util-linux
+# (unshare, nsenter, flock: a second libvirtd in its own namespaces),
+# busybox-static and cpio (the booted guest's initramfs). The guest's kernel
+# is not a package to install: tests/guest-kit.sh downloads it on first use
+# (apt-get download) into ${HPVM_CACHE_DIR:-/var/cache/hpvm-hooks}/guest-kit.
 PACKAGES="
         gcc make autoconf automake pkg-config
         libxml2-dev libxml2-utils libnuma-dev libvirt-dev check
         libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
+        util-linux busybox-static cpio
 "
 
 log=$(mktemp "${TMPDIR:-/tmp}/hpvm-setup.XXXXXX")
