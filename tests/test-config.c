@@ -556,7 +556,7 @@ START_TEST(test_load_unreadable)
         ssize_t n;
         pid_t pid;
 
-        th_write(path, "ledger_grace=1\n", 15, 0600);
+        th_write(path, "ledger_grace=1\n", 15, 0);
         ck_assert_int_eq(chmod(tmp, 0755), 0);
         ck_assert_int_eq(pipe(pipefd), 0);
         /* Root reads anything: the reader is `nobody` in a child (so the test process keeps its identity). */
