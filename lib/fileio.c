@@ -109,10 +109,20 @@ static int fsync_dir(const char *dir)
 
 int hpvm_file_replace(const char *path, const void *data, size_t len, bool durable, HpvmError *err)
 {
+        static const HpvmFileAttrs private_file = { .mode = 0600, .uid = -1, .gid = -1 };
+
+        return hpvm_file_replace_ex(path, data, len, durable, &private_file, err);
+}
+
+int hpvm_file_replace_ex(const char *path, const void *data, size_t len, bool durable,
+                         const HpvmFileAttrs *attrs, HpvmError *err)
+{
         char target[PATH_MAX], dirbuf[PATH_MAX], basebuf[PATH_MAX], tmp[PATH_MAX + 32];
         const char *step;
         struct stat st;
-        mode_t mode = 0600;
+        mode_t mode = (mode_t)attrs->mode & 07777;
+        uid_t uid = attrs->uid < 0 ? (uid_t)-1 : (uid_t)attrs->uid;
+        gid_t gid = attrs->gid < 0 ? (gid_t)-1 : (gid_t)attrs->gid;
         int fd, r;
 
         /* Replace what a symlink points to, not the link: readers follow it by name. */
@@ -121,10 +131,11 @@ int hpvm_file_replace(const char *path, const void *data, size_t len, bool durab
                         return hpvm_error_set(err, -errno, "cannot resolve %s: %s", path, strerror(errno));
                 strcpy(target, path);
         }
-        if (stat(target, &st) == 0)
+        if (stat(target, &st) == 0) {
                 mode = st.st_mode & 07777;
-        else
-                st.st_uid = (uid_t)-1, st.st_gid = (gid_t)-1;
+                uid = st.st_uid;
+                gid = st.st_gid;
+        }
 
         strcpy(dirbuf, target);
         strcpy(basebuf, target);
@@ -133,11 +144,16 @@ int hpvm_file_replace(const char *path, const void *data, size_t len, bool durab
         if (fd < 0)
                 return hpvm_error_set(err, -errno, "cannot create a temporary file beside %s: %s",
                                       path, strerror(errno));
+        /*
+         * Owner first, mode second: a chown() clears setuid and (on a group-executable
+         * file) setgid, so the other order would lose them. Keep the owner when we may
+         * (root, or the owner giving a group of its own); EPERM leaves the file ours.
+         */
+        step = "set the owner of";
+        if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0 && errno != EPERM)
+                goto fail;
         step = "set the mode of";
         if (fchmod(fd, mode) < 0)
-                goto fail;
-        /* Keep the owner when we may (root); as the owner ourselves this is a no-op. */
-        if (st.st_uid != (uid_t)-1 && fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM)
                 goto fail;
         step = "write";
         r = write_all(fd, data, len);

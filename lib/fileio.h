@@ -26,3 +26,19 @@ int hpvm_file_read(const char *path, size_t max, char **ret_buf, size_t *ret_len
  * Returns 0 or a negative errno (message names the file and the step).
  */
 int hpvm_file_replace(const char *path, const void *data, size_t len, bool durable, HpvmError *err);
+
+/* What a file that hpvm_file_replace_ex() creates is given; an existing file keeps its own. */
+typedef struct HpvmFileAttrs {
+        unsigned mode;          /* permission bits (07777), applied exactly, whatever the umask */
+        long uid, gid;          /* owner, where permitted (root); -1 = the creator's */
+} HpvmFileAttrs;
+
+/*
+ * hpvm_file_replace(), but a @path that does not exist yet is created with
+ * @attrs (hpvm_file_replace() itself creates 0600 files owned by the caller).
+ * An existing file keeps its mode, setuid/setgid bits included, and its owner
+ * where permitted: the owner is set before the mode, because a chown() clears
+ * those bits. Returns as hpvm_file_replace().
+ */
+int hpvm_file_replace_ex(const char *path, const void *data, size_t len, bool durable,
+                         const HpvmFileAttrs *attrs, HpvmError *err);
