@@ -179,8 +179,8 @@ int hpvm_domain_get_req(const HpvmDomain *d, HpvmVmReq *ret, HpvmError *err)
         read_numatune(d, &r);
         r.mem_given = hpvm_xml_child(d->root, "memory") != NULL;
         r.mem_kib = d->mem_kib;
-        if (!r.mem_given) {
-                /* libvirt takes the total from the cells (and memory devices) when <memory> is absent. */
+        if (r.ncells) {
+                /* With guest cells libvirt ignores <memory>: the VM has its cells plus its memory devices. */
                 r.mem_kib = d->devmem_kib;
                 for (size_t i = 0; i < r.ncells; i++)
                         r.mem_kib += r.cells[i].mem_kib;

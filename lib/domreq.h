@@ -6,7 +6,8 @@
 
 /*
  * Fill *ret from the document as it stands: <vcpu>, <cpu><topology>,
- * <memory> (absent: the cells plus memory devices, as libvirt counts it),
+ * the VM's memory as libvirt counts it (with guest cells: the cells plus
+ * memory devices, whatever <memory> says),
  * guest cells with their <memnode>s, <numatune><memory>, the huge page size
  * and the cells it backs, vcpupin/emulatorpin/iothreadpin, a required
  * invtsc and the <clock><timer name='tsc' frequency>.

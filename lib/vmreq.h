@@ -31,7 +31,7 @@ typedef struct HpvmReqCell {
 typedef struct HpvmVmReq {
         unsigned vcpus;                 /* <vcpu>, 1 if absent */
         unsigned sockets, dies, cores, threads; /* <cpu><topology>, 0 when not given */
-        uint64_t mem_kib;               /* <memory>, else what libvirt takes: cells plus memory devices */
+        uint64_t mem_kib;               /* what libvirt gives the VM: its cells plus memory devices, else <memory> */
         bool mem_given;                 /* <memory> is in the XML */
         uint64_t devmem_kib;            /* memory devices (DIMMs): not part of any cell */
         size_t ncells;

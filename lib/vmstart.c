@@ -156,8 +156,8 @@ static int check_guestnuma(const VmStart *v, const HpvmVmReq *req, HpvmError *er
                 return hpvm_error_set(err, -EINVAL, "guestnuma: vCPU %s is in no cell (every one of the VM's %u vCPUs needs one)",
                                       list, req->vcpus);
         }
-        /* Without <memory> the VM's size is what its cells say (libvirt adds them up): any sum is its new size. */
-        if (!req->mem_given)
+        /* Without <memory> or cells there is no size to match: the new cells set it. */
+        if (!req->mem_given && !req->ncells)
                 return 0;
         want = req->mem_kib - (req->devmem_kib < req->mem_kib ? req->devmem_kib : req->mem_kib);
         if (sum != want)
