@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "props.h"
 
@@ -12,6 +13,7 @@
 #define GRAMMAR_GUESTNUMA "<vcpus>#<memory>[,<vcpus>#<memory>...]"
 #define GRAMMAR_CPUSET    "<cpuset>, e.g. 0-7,^3,12"
 #define GRAMMAR_BOOL      "true|false|yes|no|1|0"
+#define GRAMMAR_CPUPOLICY "dedicated|isolate|siblings"
 #define GRAMMAR_PAGESIZE  "the page size in KiB, as vdsm reads it: 2048 for 2 MiB pages, 1048576 for 1 GiB"
 
 /* What every message about one property value needs. */
@@ -542,4 +544,38 @@ int hpvm_prop_count_parse(const char *name, const char *value, unsigned min, uns
                 return prop_fail(&prop, r < 0 ? r : -ERANGE, "out of range");
         *ret = (unsigned)v;
         return 0;
+}
+
+/* ---------------------------------------------------------------- cpupolicy */
+
+static const char *const cpu_policies[] = {
+        [HPVM_POLICY_DEDICATED] = "dedicated",
+        [HPVM_POLICY_ISOLATE] = "isolate",
+        [HPVM_POLICY_SIBLINGS] = "siblings",
+};
+
+const char *hpvm_cpu_policy_name(HpvmCpuPolicy p)
+{
+        if ((unsigned)p >= HPVM_ARRAY_SIZE(cpu_policies))
+                return NULL;
+        return cpu_policies[p];
+}
+
+int hpvm_prop_cpupolicy_parse(const char *value, HpvmCpuPolicy *ret, HpvmError *err)
+{
+        Prop prop;
+        int r;
+
+        r = prop_begin(&prop, "cpupolicy", value, GRAMMAR_CPUPOLICY, err);
+        if (r < 0)
+                return r;
+
+        /* Our own word, typed in a web form: any case, like the booleans. */
+        for (size_t i = 0; i < HPVM_ARRAY_SIZE(cpu_policies); i++)
+                if (strlen(cpu_policies[i]) == prop.len &&
+                    strncasecmp(cpu_policies[i], prop.value, prop.len) == 0) {
+                        *ret = (HpvmCpuPolicy)i;
+                        return 0;
+                }
+        return prop_fail(&prop, -EINVAL, "not a CPU policy");
 }

@@ -38,6 +38,13 @@ typedef struct HpvmNumaTune {
         HpvmCpuSet nodes;
 } HpvmNumaTune;
 
+/* How a pinned VM takes host CPUs (cpupolicy=; placement.h says what each one means). */
+typedef enum HpvmCpuPolicy {
+        HPVM_POLICY_DEDICATED,  /* default: a vCPU per free CPU, a guest core's threads on one host core */
+        HPVM_POLICY_ISOLATE,    /* a whole host core per vCPU, its other threads held idle */
+        HPVM_POLICY_SIBLINGS,   /* whole host cores only, every thread of them given to vCPUs */
+} HpvmCpuPolicy;
+
 typedef struct HpvmGuestCell {
         HpvmCpuSet vcpus;
         uint64_t mem_kib;
@@ -50,6 +57,9 @@ typedef struct HpvmGuestNuma {
 
 /* "strict", "preferred", ...; NULL for a value outside the enum. */
 const char *hpvm_numa_mode_name(HpvmNumaMode m);
+
+/* "dedicated", "isolate", "siblings"; NULL for a value outside the enum. */
+const char *hpvm_cpu_policy_name(HpvmCpuPolicy p);
 
 /*
  * Every parser below takes the raw property value (NUL-terminated, as it came
@@ -98,3 +108,6 @@ int hpvm_prop_pagesize_parse(const char *name, const char *value, uint64_t *ret_
 /* A whole number from @min to @max (iothreads=1..64). */
 int hpvm_prop_count_parse(const char *name, const char *value, unsigned min, unsigned max,
                           unsigned *ret, HpvmError *err);
+
+/* cpupolicy=dedicated|isolate|siblings, any case (a word of ours, not libvirt's). */
+int hpvm_prop_cpupolicy_parse(const char *value, HpvmCpuPolicy *ret, HpvmError *err);

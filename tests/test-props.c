@@ -17,6 +17,7 @@ typedef enum Kind {
         INVTSC,               /* boolean */
         HUGEPAGES,            /* page size */
         IOTHREADS,            /* count 1..64 */
+        CPUPOLICY,
 } Kind;
 
 static const char *const kind_name[] = {
@@ -28,6 +29,7 @@ static const char *const kind_name[] = {
         [INVTSC] = "invtsc",
         [HUGEPAGES] = "hugepages",
         [IOTHREADS] = "iothreads",
+        [CPUPOLICY] = "cpupolicy",
 };
 
 /* Values too long or too repetitive to write in a table. */
@@ -206,6 +208,17 @@ static int run(Kind kind, const char *value, char *out, size_t size, HpvmError *
                 snprintf(out, size, "%u", n);
                 break;
         }
+        case CPUPOLICY: {
+                HpvmCpuPolicy p = (HpvmCpuPolicy)77;
+
+                r = hpvm_prop_cpupolicy_parse(value, &p, err);
+                if (r < 0) {
+                        ck_assert_int_eq(p, 77);
+                        break;
+                }
+                snprintf(out, size, "%s", hpvm_cpu_policy_name(p));
+                break;
+        }
         }
         return r;
 }
@@ -218,6 +231,7 @@ static int run(Kind kind, const char *value, char *out, size_t size, HpvmError *
 #define X_BOOL      " (expected true|false|yes|no|1|0)"
 #define X_PAGE      " (expected the page size in KiB, as vdsm reads it: 2048 for 2 MiB pages, 1048576 for 1 GiB)"
 #define X_COUNT     " (expected a whole number from 1 to 64)"
+#define X_POLICY    " (expected dedicated|isolate|siblings)"
 
 static const struct {
         Kind kind;
@@ -424,6 +438,18 @@ static const struct {
         BAD(IOTHREADS, "-1", -EINVAL, "iothreads: '-1': not a number" X_COUNT),
         BAD(IOTHREADS, "99999999999999999999", -EOVERFLOW, NULL),
         BAD(IOTHREADS, "", -EINVAL, NULL), BAD(IOTHREADS, "4 ", -EINVAL, NULL),
+
+        /* ------------------------------------------------ cpupolicy */
+        OK(CPUPOLICY, "dedicated", "dedicated"), OK(CPUPOLICY, "isolate", "isolate"),
+        OK(CPUPOLICY, "siblings", "siblings"), OK(CPUPOLICY, "Isolate", "isolate"),
+        OK(CPUPOLICY, "SIBLINGS", "siblings"), OK(CPUPOLICY, "DeDiCaTeD", "dedicated"),
+        BAD(CPUPOLICY, "isolated", -EINVAL, "cpupolicy: 'isolated': not a CPU policy" X_POLICY),
+        BAD(CPUPOLICY, "", -EINVAL, "cpupolicy: '': empty value" X_POLICY),
+        BAD(CPUPOLICY, "isolate-threads", -EINVAL, NULL), BAD(CPUPOLICY, "dedicate", -EINVAL, NULL),
+        BAD(CPUPOLICY, " isolate", -EINVAL, NULL), BAD(CPUPOLICY, "isolate\n", -EINVAL, NULL),
+        BAD(CPUPOLICY, "siblings,isolate", -EINVAL, NULL), BAD(CPUPOLICY, "0", -EINVAL, NULL),
+        BAD(CPUPOLICY, "isolate\xff", -EINVAL, "cpupolicy: 'isolate\\xff': not a CPU policy" X_POLICY),
+        GEN(CPUPOLICY, JUNK_100K, -E2BIG, NULL, "value is 102400 bytes long"),
 #undef OK
 #undef BAD
 #undef GEN
@@ -534,6 +560,10 @@ START_TEST(test_mode_names)
         ck_assert_str_eq(hpvm_numa_mode_name(HPVM_NUMA_RESTRICTIVE), "restrictive");
         ck_assert_ptr_null(hpvm_numa_mode_name((HpvmNumaMode)4));
         ck_assert_ptr_null(hpvm_numa_mode_name((HpvmNumaMode)-1));
+        ck_assert_str_eq(hpvm_cpu_policy_name(HPVM_POLICY_DEDICATED), "dedicated");
+        ck_assert_str_eq(hpvm_cpu_policy_name(HPVM_POLICY_ISOLATE), "isolate");
+        ck_assert_str_eq(hpvm_cpu_policy_name(HPVM_POLICY_SIBLINGS), "siblings");
+        ck_assert_ptr_null(hpvm_cpu_policy_name((HpvmCpuPolicy)3));
 }
 END_TEST
 
