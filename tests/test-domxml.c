@@ -186,11 +186,10 @@ END_TEST
 /* The VM-level checks, each with its own message; the XML is never produced. */
 typedef struct Refusal {
         const char *input;
-        const char *sysfs;
+        const char *sysfs;      /* tests/data/sysfs/<tree>, or "caps:<file>" for tests/data/caps/<file> */
         const char *props[6];
         int code;
         const char *msg;
-        const char *caps;       /* tests/data/caps/<file> instead of a sysfs tree */
 } Refusal;
 
 static const Refusal refusals[] = {
@@ -240,8 +239,8 @@ static const Refusal refusals[] = {
         { "libvirt-dump.xml", "numa2", { "hugepages=1048576", "numatune=strict#0-1" }, -ERANGE,
           "hugepages: guest cell 2 needs 4 pages of 1 GiB on node 1, which has 0 free" },
         /* One demand model: cell 1 shares nodes 0-1 with cells 0 and 2, which use up their pages there. */
-        { "libvirt-dump.xml", NULL, { "hugepages=1048576", "numatune=strict#0-1" }, -ERANGE,
-          "hugepages: the VM needs 12 pages of 1 GiB on nodes 0-1, which have 8 free", "caps-8node.xml" },
+        { "libvirt-dump.xml", "caps:caps-8node.xml", { "hugepages=1048576", "numatune=strict#0-1" }, -ERANGE,
+          "hugepages: the VM needs 12 pages of 1 GiB on nodes 0-1, which have 8 free" },
         { "compact.xml", "numa2", { "hugepages=1048576", "guestnuma=0-1#1536M,2-3#2560M" }, -EINVAL,
           "hugepages: guest NUMA cell 0 has 1.5 GiB of memory, not a whole number of 1 GiB pages" },
         /* invtsc, pins, IO threads, booleans */
@@ -281,7 +280,9 @@ static const Refusal refusals[] = {
 START_TEST(test_refusal)
 {
         const Refusal *t = &refusals[_i];
-        Golden g = { "refusal", t->input, t->sysfs, t->caps, { 0 }, 0 };
+        /* "caps:<file>" names a capabilities file instead of a sysfs tree. */
+        bool caps = t->sysfs && !strncmp(t->sysfs, "caps:", 5);
+        Golden g = { "refusal", t->input, caps ? NULL : t->sysfs, caps ? t->sysfs + 5 : NULL, { 0 }, 0 };
         _cleanup_free_ char *p = NULL, *in = NULL;
         char *out = (char *)"untouched";
         HpvmWarnings warn = { 0 };
