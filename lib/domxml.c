@@ -467,30 +467,6 @@ int hpvm_domain_set_emulatorpin(HpvmDomain *d, const HpvmCpuSet *cpus)
         return set_cpuset_prop(pin, "cpuset", cpus);
 }
 
-int hpvm_domain_set_iothreads(HpvmDomain *d, unsigned n)
-{
-        xmlNode *io = ensure_single(d, d->root, "iothreads");
-        char buf[16];
-
-        if (!io)
-                return -ENOMEM;
-        snprintf(buf, sizeof(buf), "%u", n);
-        xmlNodeSetContent(io, BAD_CAST buf);
-        return 0;
-}
-
-long hpvm_domain_iothreads(const HpvmDomain *d)
-{
-        xmlNode *io = hpvm_xml_child(d->root, "iothreads");
-        uint64_t v;
-
-        if (!io)
-                return 0;
-        if (hpvm_xml_text_u64(io, UINT32_MAX, &v) < 0)
-                return -1;
-        return (long)v;
-}
-
 int hpvm_domain_set_nosharepages(HpvmDomain *d, bool on)
 {
         xmlNode *mb = hpvm_xml_child(d->root, "memoryBacking");
@@ -607,8 +583,189 @@ int hpvm_domain_set_numatune(HpvmDomain *d, const HpvmNumaTune *nt, HpvmError *e
         return 0;
 }
 
-/* Drop what refers to guest cells that no longer exist. */
-static void prune_cell_refs(HpvmDomain *d, xmlNode *numa, size_t ncells, HpvmWarnings *warn)
+static xmlNode *next_element(const xmlNode *n)
+{
+        for (n = n->next; n; n = n->next)
+                if (n->type == XML_ELEMENT_NODE)
+                        return (xmlNode *)n;
+        return NULL;
+}
+
+/* An element left without element children loses its blanks too: <target/>, not <target>\n</target>. */
+static void drop_blank_children(xmlNode *n)
+{
+        xmlNode *next;
+
+        if (first_element(n))
+                return;
+        for (xmlNode *c = n->children; c; c = next) {
+                next = c->next;
+                if (is_blank_text(c)) {
+                        xmlUnlinkNode(c);
+                        xmlFreeNode(c);
+                }
+        }
+}
+
+const char *hpvm_domain_describe(const xmlNode *n, const char *const attrs[], char *buf, size_t size)
+{
+        size_t len = (size_t)snprintf(buf, size, "<%s", (const char *)n->name);
+
+        for (size_t i = 0; attrs[i] && len < size; i++) {
+                _cleanup_xmlchar_ xmlChar *v = hpvm_xml_prop(n, attrs[i]);
+                char q[HPVM_QUOTE_MAX];
+
+                if (!v)
+                        continue;
+                hpvm_quote((const char *)v, strlen((const char *)v), q, sizeof(q));
+                len += (size_t)snprintf(buf + len, size - len, " %s='%s'", attrs[i], q);
+        }
+        if (len < size)
+                snprintf(buf + len, size - len, ">");
+        return buf;
+}
+
+const char *hpvm_domain_alias(const xmlNode *n, char *buf, size_t size)
+{
+        _cleanup_xmlchar_ xmlChar *name = hpvm_xml_prop(hpvm_xml_child(n, "alias"), "name");
+
+        if (!name)
+                return NULL;
+        return hpvm_quote((const char *)name, strlen((const char *)name), buf, size);
+}
+
+/* The attribute @name is a number naming a guest cell that is gone (>= @ncells). Junk is libvirt's to refuse. */
+static bool names_gone_cell(const xmlNode *n, const char *name, size_t ncells)
+{
+        uint64_t id;
+
+        return hpvm_xml_prop_u64(n, name, UINT64_MAX, &id) == 0 && id >= ncells;
+}
+
+/*
+ * A memory device (DIMM, NVDIMM, virtio-mem, virtio-pmem, ...) on a cell that goes
+ * cannot go with it: the guest would lose memory or data. Checked before any edit.
+ */
+static int check_memory_devices(const HpvmDomain *d, size_t ncells, HpvmError *err)
+{
+        static const char *const attrs[] = { "model", NULL };
+        char tag[160], alias[HPVM_QUOTE_MAX], where[HPVM_QUOTE_MAX + 32];
+        size_t pos = 0;
+
+        HPVM_XML_FOREACH(m, hpvm_xml_child(d->root, "devices"), "memory") {
+                xmlNode *node = hpvm_xml_child(hpvm_xml_child(m, "target"), "node");
+                uint64_t id;
+
+                pos++;
+                if (!node || hpvm_xml_text_u64(node, UINT64_MAX, &id) < 0 || id < ncells)
+                        continue;
+                if (hpvm_domain_alias(m, alias, sizeof(alias)))
+                        snprintf(where, sizeof(where), "alias %s", alias);
+                else
+                        snprintf(where, sizeof(where), "memory device %zu", pos);
+                return hpvm_error_set(err, -EINVAL,
+                                      "guestnuma: the VM's memory device %s (%s) sits on guest NUMA cell %llu, which "
+                                      "guestnuma removes (the VM would have %zu cell%s): keep that cell or move the device",
+                                      hpvm_domain_describe(m, attrs, tag, sizeof(tag)), where,
+                                      (unsigned long long)id, ncells, ncells == 1 ? "" : "s");
+        }
+        return 0;
+}
+
+/* <page nodeset> names guest cells: drop the ones that are gone, a page left with none, and an emptied <hugepages>. */
+static int prune_pages(HpvmDomain *d, size_t ncells, HpvmWarnings *warn)
+{
+        xmlNode *mb = hpvm_xml_child(d->root, "memoryBacking");
+        xmlNode *hp = hpvm_xml_child(mb, "hugepages"), *next;
+        bool had_pages = hpvm_xml_child(hp, "page") != NULL;
+        HpvmCpuSet kept_cells;
+
+        hpvm_cpuset_zero(&kept_cells);
+        hpvm_cpuset_set_range(&kept_cells, 0, (unsigned)ncells - 1);
+        for (xmlNode *page = hpvm_xml_child(hp, "page"); page; page = next) {
+                _cleanup_xmlchar_ xmlChar *size = hpvm_xml_prop(page, "size");
+                _cleanup_xmlchar_ xmlChar *raw = hpvm_xml_prop(page, "nodeset");
+                char gone_list[HPVM_CPUSET_STRMAX], qsize[HPVM_QUOTE_MAX], qset[HPVM_QUOTE_MAX];
+                HpvmCpuSet cells, gone;
+
+                next = hpvm_xml_next(page, "page");
+                if (!hpvm_xml_prop_cpuset(page, "nodeset", HPVM_CPUSET_MAX, &cells))
+                        continue;
+                gone = cells;
+                hpvm_cpuset_andnot(&gone, &kept_cells);
+                if (hpvm_cpuset_is_empty(&gone))
+                        continue;
+                hpvm_cpuset_and(&cells, &kept_cells);
+                hpvm_cpuset_format(&gone, gone_list, sizeof(gone_list));
+                hpvm_quote(size ? (const char *)size : "", size ? strlen((const char *)size) : 0, qsize, sizeof(qsize));
+                hpvm_quote((const char *)raw, strlen((const char *)raw), qset, sizeof(qset));
+                if (hpvm_cpuset_is_empty(&cells)) {
+                        hpvm_warn(warn, "guestnuma: removed <memoryBacking><hugepages><page size='%s' nodeset='%s'>: "
+                                  "its guest NUMA cells are gone (the VM now has %zu guest NUMA cell%s)",
+                                  qsize, qset, ncells, ncells == 1 ? "" : "s");
+                        hpvm_domain_remove(page);
+                        continue;
+                }
+                hpvm_warn(warn, "guestnuma: removed guest NUMA cell %s from <memoryBacking><hugepages><page size='%s' "
+                          "nodeset='%s'>: the VM now has %zu guest NUMA cell%s",
+                          gone_list, qsize, qset, ncells, ncells == 1 ? "" : "s");
+                if (set_cpuset_prop(page, "nodeset", &cells) < 0)
+                        return -ENOMEM;
+        }
+        /* An empty <hugepages/> means huge pages for ALL memory: not what the removed pages said. */
+        if (had_pages && !hpvm_xml_child(hp, "page")) {
+                hpvm_domain_remove(hp);
+                if (!first_element(mb))
+                        hpvm_domain_remove(mb);
+        }
+        return 0;
+}
+
+/* HMAT: latencies and bandwidths from or to a cell that is gone; an emptied <interconnects> goes too. */
+static void prune_interconnects(xmlNode *numa, size_t ncells)
+{
+        xmlNode *next, *lnext;
+
+        for (xmlNode *ic = hpvm_xml_child(numa, "interconnects"); ic; ic = next) {
+                next = hpvm_xml_next(ic, "interconnects");
+                for (xmlNode *l = first_element(ic); l; l = lnext) {
+                        lnext = next_element(l);
+                        if (names_gone_cell(l, "initiator", ncells) || names_gone_cell(l, "target", ncells))
+                                hpvm_domain_remove(l);
+                }
+                if (!first_element(ic))
+                        hpvm_domain_remove(ic);
+        }
+}
+
+/*
+ * A PCI controller's <target><node> (pci-expander-bus, pcie-expander-bus, a pseries
+ * PHB) only tells the guest where the bus sits: without it libvirt and QEMU give the
+ * bus no NUMA node and every device on it keeps working. So the hint goes, with a warning.
+ */
+static void prune_controller_nodes(HpvmDomain *d, size_t ncells, HpvmWarnings *warn)
+{
+        static const char *const attrs[] = { "type", "index", "model", NULL };
+
+        HPVM_XML_FOREACH(c, hpvm_xml_child(d->root, "devices"), "controller") {
+                xmlNode *target = hpvm_xml_child(c, "target");
+                xmlNode *node = hpvm_xml_child(target, "node");
+                char tag[384];
+                uint64_t id;
+
+                if (!node || hpvm_xml_text_u64(node, UINT64_MAX, &id) < 0 || id < ncells)
+                        continue;
+                hpvm_warn(warn, "guestnuma: removed <node>%llu</node> from %s: guest NUMA cell %llu is gone "
+                          "(the VM now has %zu guest NUMA cell%s), so the bus has no NUMA locality",
+                          (unsigned long long)id, hpvm_domain_describe(c, attrs, tag, sizeof(tag)),
+                          (unsigned long long)id, ncells, ncells == 1 ? "" : "s");
+                hpvm_domain_remove(node);
+                drop_blank_children(target);
+        }
+}
+
+/* Drop what refers to guest cells that no longer exist (their <cache>s went with them). */
+static int prune_cell_refs(HpvmDomain *d, xmlNode *numa, size_t ncells, HpvmWarnings *warn)
 {
         xmlNode *numatune = hpvm_xml_child(d->root, "numatune");
         xmlNode *next;
@@ -629,6 +786,7 @@ static void prune_cell_refs(HpvmDomain *d, xmlNode *numa, size_t ncells, HpvmWar
                                 hpvm_domain_remove(dist);
                 }
         }
+        prune_interconnects(numa, ncells);
         for (xmlNode *mn = hpvm_xml_child(numatune, "memnode"); mn; mn = next) {
                 long id = id_attr(mn, "cellid", HPVM_VCPU_MAX);
 
@@ -639,21 +797,29 @@ static void prune_cell_refs(HpvmDomain *d, xmlNode *numa, size_t ncells, HpvmWar
                           id, ncells, ncells == 1 ? "" : "s");
                 hpvm_domain_remove(mn);
         }
+        prune_controller_nodes(d, ncells, warn);
+        return prune_pages(d, ncells, warn);
 }
 
-int hpvm_domain_set_guest_numa(HpvmDomain *d, const HpvmGuestNuma *g, HpvmWarnings *warn)
+#define NOMEM(err) hpvm_error_set((err), -ENOMEM, "out of memory editing the domain XML")
+
+int hpvm_domain_set_guest_numa(HpvmDomain *d, const HpvmGuestNuma *g, HpvmWarnings *warn, HpvmError *err)
 {
         _cleanup_free_ xmlNode **by_id = NULL;
         xmlNode *cpu, *numa, *next, *prev = NULL;
         size_t pos = 0;
+        int r;
 
         if (!g->n)
                 return 0;
+        r = check_memory_devices(d, g->n, err);
+        if (r < 0)
+                return r;
         cpu = hpvm_domain_ensure(d, d->root, "cpu");
         numa = cpu ? hpvm_domain_ensure(d, cpu, "numa") : NULL;
         by_id = calloc(g->n, sizeof(*by_id));
         if (!numa || !by_id)
-                return -ENOMEM;
+                return NOMEM(err);
 
         /* Cells without an id are numbered by position, as libvirt does. */
         for (xmlNode *c = hpvm_xml_child(numa, "cell"); c; c = next, pos++) {
@@ -672,7 +838,7 @@ int hpvm_domain_set_guest_numa(HpvmDomain *d, const HpvmGuestNuma *g, HpvmWarnin
                 if (!c) {
                         c = new_element(d, "cell");
                         if (!c || set_uint_prop(c, "id", i) < 0)
-                                return -ENOMEM;
+                                return NOMEM(err);
                         if (prev)
                                 hpvm_domain_insert_after(d, prev, c);
                         else {
@@ -687,10 +853,224 @@ int hpvm_domain_set_guest_numa(HpvmDomain *d, const HpvmGuestNuma *g, HpvmWarnin
                 if (set_uint_prop(c, "id", i) < 0 || set_cpuset_prop(c, "cpus", &g->cells[i].vcpus) < 0 ||
                     set_uint_prop(c, "memory", g->cells[i].mem_kib) < 0 ||
                     hpvm_domain_set_prop(c, "unit", "KiB") < 0)
-                        return -ENOMEM;
+                        return NOMEM(err);
                 prev = c;
         }
-        prune_cell_refs(d, numa, g->n, warn);
+        if (prune_cell_refs(d, numa, g->n, warn) < 0)
+                return NOMEM(err);
+        return 0;
+}
+
+long hpvm_domain_iothreads(const HpvmDomain *d)
+{
+        xmlNode *io = hpvm_xml_child(d->root, "iothreads");
+        uint64_t v = 0, nids = 0;
+
+        if (io && hpvm_xml_text_u64(io, UINT32_MAX, &v) < 0)
+                return -1;
+        /* libvirt raises <iothreads> to the number of <iothreadids> entries. */
+        HPVM_XML_FOREACH(t, hpvm_xml_child(d->root, "iothreadids"), "iothread")
+                nids++;
+        return (long)(nids > v ? nids : v);
+}
+
+/* The ids <iothreadids> names; each must be 1..HPVM_CPUSET_MAX-1. */
+static int read_iothread_ids(const HpvmDomain *d, HpvmCpuSet *ret, HpvmError *err)
+{
+        HpvmCpuSet ids;
+
+        hpvm_cpuset_zero(&ids);
+        HPVM_XML_FOREACH(t, hpvm_xml_child(d->root, "iothreadids"), "iothread") {
+                uint64_t id;
+
+                if (hpvm_xml_prop_u64(t, "id", HPVM_CPUSET_MAX - 1, &id) < 0 || id == 0) {
+                        _cleanup_xmlchar_ xmlChar *raw = hpvm_xml_prop(t, "id");
+                        char q[HPVM_QUOTE_MAX];
+
+                        hpvm_quote(raw ? (const char *)raw : "", raw ? strlen((const char *)raw) : 0, q, sizeof(q));
+                        return hpvm_error_set(err, -EINVAL, "domain XML: <iothreadids><iothread id='%s'> is not an "
+                                              "IO thread id from 1 to %u", q, HPVM_CPUSET_MAX - 1);
+                }
+                hpvm_cpuset_set(&ids, (unsigned)id);
+        }
+        *ret = ids;
+        return 0;
+}
+
+int hpvm_domain_get_iothread_ids(const HpvmDomain *d, unsigned count, HpvmCpuSet *ret, HpvmError *err)
+{
+        HpvmCpuSet ids;
+        unsigned n, kept = 0;
+        int r;
+
+        r = read_iothread_ids(d, &ids, err);
+        if (r < 0)
+                return r;
+        /* More ids than threads: the @count lowest stay. */
+        for (int id = hpvm_cpuset_next(&ids, 0); id >= 0; id = hpvm_cpuset_next(&ids, (unsigned)id + 1))
+                if (++kept > count)
+                        hpvm_cpuset_clear(&ids, (unsigned)id);
+        /* Fewer: as libvirt does, the lowest unused ids from 1 until there are @count (or up to the set's end). */
+        n = hpvm_cpuset_count(&ids);
+        for (unsigned id = 1; n < count && id < HPVM_CPUSET_MAX; id++)
+                if (!hpvm_cpuset_test(&ids, id)) {
+                        hpvm_cpuset_set(&ids, id);
+                        n++;
+                }
+        *ret = ids;
+        return 0;
+}
+
+int hpvm_domain_check_iothreadpins(const HpvmDomain *d, long count, const HpvmPinList *pins, HpvmError *err)
+{
+        char list[HPVM_CPUSET_STRMAX];
+        HpvmCpuSet ids;
+        int r;
+
+        if (count < 0)
+                return hpvm_error_set(err, -EINVAL, "iothreadpin: the VM's <iothreads> is not a number");
+        r = hpvm_domain_get_iothread_ids(d, count < (long)UINT32_MAX ? (unsigned)count : UINT32_MAX, &ids, err);
+        if (r < 0)
+                return hpvm_error_prefix(err, "iothreadpin: ");
+        for (size_t i = 0; i < pins->n; i++) {
+                unsigned id = pins->pins[i].id;
+
+                if (hpvm_cpuset_test(&ids, id))
+                        continue;
+                if (!count)
+                        return hpvm_error_set(err, -ERANGE, "iothreadpin: IO thread %u does not exist "
+                                              "(the VM has no IO threads: set iothreads)", id);
+                hpvm_cpuset_format(&ids, list, sizeof(list));
+                return hpvm_error_set(err, -ERANGE, "iothreadpin: IO thread %u does not exist (the VM has %ld IO thread%s: %s)",
+                                      id, count, count == 1 ? "" : "s", list);
+        }
+        return 0;
+}
+
+/* The first IO thread id in @driver (iothread='N', or a <iothreads><iothread id='N'> mapping) not in @keep: 0 if none. */
+static uint64_t driver_thread_gone(const xmlNode *driver, const HpvmCpuSet *keep, char *how, size_t size)
+{
+        uint64_t id;
+
+        if (hpvm_xml_prop_u64(driver, "iothread", UINT64_MAX, &id) == 0 &&
+            (id >= HPVM_CPUSET_MAX || !hpvm_cpuset_test(keep, (unsigned)id))) {
+                snprintf(how, size, "<driver iothread='%llu'>", (unsigned long long)id);
+                return id;
+        }
+        HPVM_XML_FOREACH(t, hpvm_xml_child(driver, "iothreads"), "iothread")
+                if (hpvm_xml_prop_u64(t, "id", UINT64_MAX, &id) == 0 &&
+                    (id >= HPVM_CPUSET_MAX || !hpvm_cpuset_test(keep, (unsigned)id))) {
+                        snprintf(how, size, "<driver><iothreads><iothread id='%llu'>", (unsigned long long)id);
+                        return id;
+                }
+        return 0;
+}
+
+/*
+ * A disk or controller on a thread that goes would silently fall back to QEMU's
+ * main loop (and off the CPUs that thread is pinned to): refused, before any edit.
+ */
+static int check_device_iothreads(const HpvmDomain *d, unsigned n, const HpvmCpuSet *keep, HpvmError *err)
+{
+        static const char *const attrs[] = { "type", "index", NULL };
+        xmlNode *devices = hpvm_xml_child(d->root, "devices");
+        char who[400], how[64], list[HPVM_CPUSET_STRMAX];
+
+        for (xmlNode *dev = devices ? first_element(devices) : NULL; dev; dev = next_element(dev)) {
+                bool disk = xmlStrEqual(dev->name, BAD_CAST "disk");
+                uint64_t id = driver_thread_gone(hpvm_xml_child(dev, "driver"), keep, how, sizeof(how));
+
+                if (!id)
+                        continue;
+                if (disk) {
+                        _cleanup_xmlchar_ xmlChar *tdev = hpvm_xml_prop(hpvm_xml_child(dev, "target"), "dev");
+                        char q[HPVM_QUOTE_MAX];
+
+                        if (tdev)
+                                hpvm_quote((const char *)tdev, strlen((const char *)tdev), q, sizeof(q));
+                        snprintf(who, sizeof(who), "disk %s", tdev ? q : "(no target dev)");
+                } else {
+                        hpvm_domain_describe(dev, attrs, who, sizeof(who));
+                }
+                hpvm_cpuset_format(keep, list, sizeof(list));
+                return hpvm_error_set(err, -EINVAL, "iothreads: %s uses IO thread %llu (%s), which iothreads=%u removes "
+                                      "(the VM would have IO thread%s %s): raise iothreads or move the %s to a kept IO thread",
+                                      who, (unsigned long long)id, how, n, n == 1 ? "" : "s", list,
+                                      disk ? "disk" : (const char *)dev->name);
+        }
+        return 0;
+}
+
+/* <cputune> of threads that go: their pins are removed, <iothreadsched iothreads> lists shrink. */
+static int prune_iothread_tuning(HpvmDomain *d, const HpvmCpuSet *keep, HpvmWarnings *warn)
+{
+        xmlNode *cputune = hpvm_xml_child(d->root, "cputune"), *next;
+        char kept[HPVM_CPUSET_STRMAX], q[HPVM_QUOTE_MAX];
+        unsigned n = hpvm_cpuset_count(keep);
+
+        hpvm_cpuset_format(keep, kept, sizeof(kept));
+        for (xmlNode *pin = hpvm_xml_child(cputune, "iothreadpin"); pin; pin = next) {
+                uint64_t id;
+
+                next = hpvm_xml_next(pin, "iothreadpin");
+                if (hpvm_xml_prop_u64(pin, "iothread", UINT64_MAX, &id) < 0 ||
+                    (id < HPVM_CPUSET_MAX && hpvm_cpuset_test(keep, (unsigned)id)))
+                        continue;
+                hpvm_warn(warn, "iothreads: removed <cputune><iothreadpin iothread='%llu'>: the VM now has %u IO thread%s (%s)",
+                          (unsigned long long)id, n, n == 1 ? "" : "s", kept);
+                hpvm_domain_remove(pin);
+        }
+        for (xmlNode *sched = hpvm_xml_child(cputune, "iothreadsched"); sched; sched = next) {
+                _cleanup_xmlchar_ xmlChar *raw = hpvm_xml_prop(sched, "iothreads");
+                HpvmCpuSet ids;
+
+                next = hpvm_xml_next(sched, "iothreadsched");
+                if (!hpvm_xml_prop_cpuset(sched, "iothreads", HPVM_CPUSET_MAX, &ids) || hpvm_cpuset_is_subset(&ids, keep))
+                        continue;
+                hpvm_cpuset_and(&ids, keep);
+                hpvm_quote((const char *)raw, strlen((const char *)raw), q, sizeof(q));
+                if (hpvm_cpuset_is_empty(&ids)) {
+                        hpvm_warn(warn, "iothreads: removed <cputune><iothreadsched iothreads='%s'>: the VM now has "
+                                  "%u IO thread%s (%s)", q, n, n == 1 ? "" : "s", kept);
+                        hpvm_domain_remove(sched);
+                        continue;
+                }
+                if (set_cpuset_prop(sched, "iothreads", &ids) < 0)
+                        return -ENOMEM;
+                hpvm_warn(warn, "iothreads: <cputune><iothreadsched iothreads='%s'> keeps only the IO threads the VM "
+                          "still has: it now has %u IO thread%s (%s)", q, n, n == 1 ? "" : "s", kept);
+        }
+        return 0;
+}
+
+int hpvm_domain_set_iothreads(HpvmDomain *d, unsigned n, HpvmWarnings *warn, HpvmError *err)
+{
+        xmlNode *ids = hpvm_xml_child(d->root, "iothreadids"), *io, *next;
+        HpvmCpuSet keep;
+        char buf[16];
+        int r;
+
+        r = hpvm_domain_get_iothread_ids(d, n, &keep, err);
+        if (r < 0)
+                return hpvm_error_prefix(err, "iothreads: ");
+        r = check_device_iothreads(d, n, &keep, err);
+        if (r < 0)
+                return r;
+        /* libvirt counts every <iothreadids> entry as a thread: the ones not kept go. */
+        for (xmlNode *t = hpvm_xml_child(ids, "iothread"); t; t = next) {
+                uint64_t id;
+
+                next = hpvm_xml_next(t, "iothread");
+                if (hpvm_xml_prop_u64(t, "id", HPVM_CPUSET_MAX - 1, &id) == 0 && !hpvm_cpuset_test(&keep, (unsigned)id))
+                        hpvm_domain_remove(t);
+        }
+        if (prune_iothread_tuning(d, &keep, warn) < 0)
+                return NOMEM(err);
+        io = ensure_single(d, d->root, "iothreads");
+        if (!io)
+                return NOMEM(err);
+        snprintf(buf, sizeof(buf), "%u", n);
+        xmlNodeSetContent(io, BAD_CAST buf);
         return 0;
 }
 

@@ -49,11 +49,47 @@ int hpvm_domain_set_iothreadpins(HpvmDomain *d, const HpvmPinList *pins);
 /* <cputune><emulatorpin cpuset/> (one). */
 int hpvm_domain_set_emulatorpin(HpvmDomain *d, const HpvmCpuSet *cpus);
 
-/* <iothreads>N</iothreads>. */
-int hpvm_domain_set_iothreads(HpvmDomain *d, unsigned n);
+/*
+ * <iothreads>N</iothreads>, leaving nothing that names a thread the VM no
+ * longer has (the ids are hpvm_domain_get_iothread_ids(d, N)): <iothreadids>
+ * entries past them are removed (libvirt counts every entry as a thread), so
+ * are <cputune><iothreadpin>s of such threads, and <cputune><iothreadsched
+ * iothreads> lists lose them (an emptied one is removed); each pin or sched
+ * change is a warning in @warn (may be NULL). Raising N leaves <iothreadids>
+ * alone: libvirt adds the lowest unused ids itself. <defaultiothread> stays.
+ * Returns 0; -EINVAL before anything changes when a device runs on a thread
+ * that would go (a disk's or controller's <driver iothread>, a disk's <driver>
+ * <iothreads> mapping: dropping it would silently move the device to QEMU's
+ * main loop) or <iothreadids> holds an id outside 1..4095; -ENOMEM. The
+ * message (@err may be NULL) is one line naming the device and the thread.
+ */
+int hpvm_domain_set_iothreads(HpvmDomain *d, unsigned n, HpvmWarnings *warn, HpvmError *err);
 
-/* <iothreads> of the VM: 0 if absent, -1 if not a number. */
+/*
+ * How many IO threads libvirt gives the VM: <iothreads>, raised to the number
+ * of <iothreadids> entries as libvirt does. 0 if neither, -1 if <iothreads>
+ * is not a number.
+ */
 long hpvm_domain_iothreads(const HpvmDomain *d);
+
+/*
+ * The IO thread ids of the VM when it has @count IO threads (its own count:
+ * hpvm_domain_iothreads(), or a new one), as libvirt numbers them: the ids of
+ * <iothreadids> (the @count lowest when there are more), then the lowest
+ * unused ids from 1 until there are @count; without <iothreadids>, 1..@count
+ * (ids past 4095 are left out: the properties name ids 1..64).
+ * Returns 0, or -EINVAL with the message in @err when an <iothreadids> id is
+ * not 1..4095 (libvirt allows more; nobody needs them). *ret is untouched on failure.
+ */
+int hpvm_domain_get_iothread_ids(const HpvmDomain *d, unsigned count, HpvmCpuSet *ret, HpvmError *err);
+
+/*
+ * Every pin of @pins (iothreadpin) must name one of the VM's IO thread ids
+ * when it has @count threads (see hpvm_domain_get_iothread_ids; negative:
+ * its <iothreads> is not a number). Returns 0, -ERANGE (a missing id: the
+ * message lists the ids the VM has) or -EINVAL, the message in @err.
+ */
+int hpvm_domain_check_iothreadpins(const HpvmDomain *d, long count, const HpvmPinList *pins, HpvmError *err);
 
 /* <memoryBacking><nosharepages/> present (@on) or absent. */
 int hpvm_domain_set_nosharepages(HpvmDomain *d, bool on);
@@ -85,10 +121,19 @@ int hpvm_domain_set_numatune(HpvmDomain *d, const HpvmNumaTune *nt, HpvmError *e
 /*
  * <cpu><numa><cell id cpus memory unit='KiB'/> for cells 0..n-1: an existing
  * cell of the same id keeps its other attributes and children; cells past
- * n are removed, and so are <distances> siblings and <numatune><memnode>s
- * that refer to removed cells (each memnode removal is a warning).
+ * n are removed with their <cache>s, and nothing that names a removed cell
+ * is left: <distances><sibling>s, HMAT <interconnects> latencies and
+ * bandwidths (an emptied <interconnects> goes), <numatune><memnode>s,
+ * removed ids in <memoryBacking><hugepages><page nodeset> (a page left with
+ * none goes, and <hugepages> when no page is left: empty, it would put every
+ * cell on huge pages), and a PCI controller's <target><node> (pxb, pxb-pcie,
+ * pseries PHB: libvirt and QEMU run the bus without a NUMA node). Memnode,
+ * page and controller-node changes are warnings in @warn (may be NULL).
+ * Returns 0; -EINVAL when a memory device (<devices><memory><target><node>)
+ * sits on a cell that would go, before anything changes (the guest would lose
+ * that memory); -ENOMEM. The message is in @err (may be NULL).
  */
-int hpvm_domain_set_guest_numa(HpvmDomain *d, const HpvmGuestNuma *g, HpvmWarnings *warn);
+int hpvm_domain_set_guest_numa(HpvmDomain *d, const HpvmGuestNuma *g, HpvmWarnings *warn, HpvmError *err);
 
 /* Tree helpers shared by the edits (exported for the profile code and tests). */
 
@@ -106,3 +151,13 @@ void hpvm_domain_remove(xmlNode *node);
 
 /* Set attribute @name to @value (NULL: remove it). Returns 0 or -ENOMEM. */
 int hpvm_domain_set_prop(xmlNode *node, const char *name, const char *value);
+
+/*
+ * A device for a message: "<controller type='pci' index='1'>", with those of
+ * the attributes @attrs (NULL-terminated) it has, values quoted (hpvm_quote).
+ * Returns @buf (cut to @size).
+ */
+const char *hpvm_domain_describe(const xmlNode *n, const char *const attrs[], char *buf, size_t size);
+
+/* The quoted name of @n's <alias name>, in @buf; NULL when it has none. */
+const char *hpvm_domain_alias(const xmlNode *n, char *buf, size_t size);

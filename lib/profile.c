@@ -9,9 +9,14 @@
 
 static bool prop_is(const xmlNode *n, const char *name, const char *value)
 {
-        _cleanup_xmlchar_ xmlChar *v = hpvm_xml_prop(n, name);
+        _cleanup_xmlchar_ xmlChar *v = n ? hpvm_xml_prop(n, name) : NULL;
 
         return v && xmlStrEqual(v, BAD_CAST value);
+}
+
+static bool has_prop(const xmlNode *n, const char *name)
+{
+        return xmlHasNsProp(n, BAD_CAST name, NULL) != NULL;
 }
 
 /* <libosinfo:os id='http://microsoft.com/win/...'/> anywhere in <metadata>. */
@@ -43,33 +48,6 @@ const char *hpvm_profile_windows_reason(const HpvmDomain *d)
                 if (prop_is(t, "name", "hypervclock"))
                         return "it has the Hyper-V clock (<timer name='hypervclock'>)";
         return NULL;
-}
-
-static bool is_usb_disk(const xmlNode *disk)
-{
-        return prop_is(hpvm_xml_child(disk, "target"), "bus", "usb");
-}
-
-int hpvm_profile_check(const HpvmDomain *d, HpvmError *err)
-{
-        xmlNode *devices = hpvm_xml_child(d->root, "devices");
-        const char *why = hpvm_profile_windows_reason(d);
-
-        if (why)
-                return hpvm_error_set(err, -EINVAL,
-                                      "highperf: the High Performance profile is for non-Windows guests, and this VM is Windows: %s",
-                                      why);
-        HPVM_XML_FOREACH(h, devices, "hostdev")
-                if (prop_is(h, "type", "usb"))
-                        return hpvm_error_set(err, -EINVAL,
-                                              "highperf: the profile turns USB off, but the VM has a USB host device "
-                                              "(<hostdev type='usb'>): remove it, or do not set highperf");
-        HPVM_XML_FOREACH(disk, devices, "disk")
-                if (is_usb_disk(disk))
-                        return hpvm_error_set(err, -EINVAL,
-                                              "highperf: the profile turns USB off, but the VM has a USB disk "
-                                              "(<disk><target bus='usb'>): move it to another bus, or do not set highperf");
-        return 0;
 }
 
 /* Remove every child @name of @parent for which @pred (may be NULL: all) holds. */
@@ -178,6 +156,106 @@ static bool is_usb_bus(const xmlNode *n)
         return prop_is(n, "bus", "usb");
 }
 
+static bool is_usb_disk(const xmlNode *disk)
+{
+        return prop_is(hpvm_xml_child(disk, "target"), "bus", "usb");
+}
+
+/* A serial port QEMU builds as usb-serial (its target type, or a usb-serial target model). */
+static bool is_usb_serial(const xmlNode *serial)
+{
+        xmlNode *target = hpvm_xml_child(serial, "target");
+
+        return prop_is(target, "type", "usb-serial") || prop_is(hpvm_xml_child(target, "model"), "name", "usb-serial");
+}
+
+static bool has_usb_address(const xmlNode *dev)
+{
+        return prop_is(hpvm_xml_child(dev, "address"), "type", "usb");
+}
+
+/*
+ * Devices the profile removes: what needs a display, a SPICE client, sound or
+ * a watchdog, and every USB device the guest can do without (USB goes off):
+ * USB input devices, hubs, redirection and its filter, smartcards and their
+ * CCID controller. USB controllers are replaced by one of model none.
+ */
+static bool removed_by_profile(const xmlNode *dev)
+{
+        static const char *const always[] = {
+                "graphics", "sound", "audio", "watchdog", "hub", "redirdev", "redirfilter", "smartcard", NULL,
+        };
+
+        for (size_t i = 0; always[i]; i++)
+                if (xmlStrEqual(dev->name, BAD_CAST always[i]))
+                        return true;
+        if (xmlStrEqual(dev->name, BAD_CAST "channel"))
+                return is_spicevmc(dev);
+        if (xmlStrEqual(dev->name, BAD_CAST "input"))
+                return is_usb_bus(dev);
+        if (xmlStrEqual(dev->name, BAD_CAST "controller"))
+                return prop_is(dev, "type", "ccid");
+        return false;
+}
+
+/* USB devices the guest cannot lose (its storage, host hardware, a serial line, any other device on a USB address). */
+static int check_usb(const xmlNode *devices, HpvmError *err)
+{
+        static const char *const attrs[] = { "type", NULL };
+        static const char *const model_attrs[] = { "model", NULL };
+        char tag[160], alias[HPVM_QUOTE_MAX], port[HPVM_QUOTE_MAX];
+
+        HPVM_XML_FOREACH(h, devices, "hostdev")
+                if (prop_is(h, "type", "usb"))
+                        return hpvm_error_set(err, -EINVAL,
+                                              "highperf: the profile turns USB off, but the VM has a USB host device "
+                                              "(<hostdev type='usb'>): remove it, or do not set highperf");
+        HPVM_XML_FOREACH(disk, devices, "disk")
+                if (is_usb_disk(disk))
+                        return hpvm_error_set(err, -EINVAL,
+                                              "highperf: the profile turns USB off, but the VM has a USB disk "
+                                              "(<disk><target bus='usb'>): move it to another bus, or do not set highperf");
+        /* Its host side (a socket, a file, a console) is wired up, and the guest knows it as ttyUSB: the admin's call. */
+        HPVM_XML_FOREACH(s, devices, "serial") {
+                _cleanup_xmlchar_ xmlChar *p = NULL;
+
+                if (!is_usb_serial(s))
+                        continue;
+                p = hpvm_xml_prop(hpvm_xml_child(s, "target"), "port");
+                if (p)
+                        hpvm_quote((const char *)p, strlen((const char *)p), port, sizeof(port));
+                return hpvm_error_set(err, -EINVAL,
+                                      "highperf: the profile turns USB off, but the VM has a USB serial port "
+                                      "(<serial><target type='usb-serial'>%s%s): make it another serial type "
+                                      "(e.g. isa-serial), or do not set highperf", p ? " port " : "", p ? port : "");
+        }
+        for (xmlNode *dev = devices ? devices->children : NULL; dev; dev = dev->next) {
+                if (dev->type != XML_ELEMENT_NODE || removed_by_profile(dev) || !has_usb_address(dev))
+                        continue;
+                hpvm_domain_describe(dev, has_prop(dev, "type") ? attrs : model_attrs, tag, sizeof(tag));
+                if (hpvm_domain_alias(dev, alias, sizeof(alias)))
+                        return hpvm_error_set(err, -EINVAL,
+                                              "highperf: the profile turns USB off, but the VM's %s (alias %s) is a USB "
+                                              "device (<address type='usb'>): move it off USB, or do not set highperf",
+                                              tag, alias);
+                return hpvm_error_set(err, -EINVAL,
+                                      "highperf: the profile turns USB off, but the VM's %s is a USB device "
+                                      "(<address type='usb'>): move it off USB, or do not set highperf", tag);
+        }
+        return 0;
+}
+
+int hpvm_profile_check(const HpvmDomain *d, HpvmError *err)
+{
+        const char *why = hpvm_profile_windows_reason(d);
+
+        if (why)
+                return hpvm_error_set(err, -EINVAL,
+                                      "highperf: the High Performance profile is for non-Windows guests, and this VM is Windows: %s",
+                                      why);
+        return check_usb(hpvm_xml_child(d->root, "devices"), err);
+}
+
 static int usb_off(HpvmDomain *d, xmlNode *devices)
 {
         size_t usb = 0;
@@ -185,11 +263,6 @@ static int usb_off(HpvmDomain *d, xmlNode *devices)
 
         HPVM_XML_FOREACH(x, devices, "controller")
                 usb += is_usb_controller(x);
-        remove_children(devices, "input", is_usb_bus);
-        remove_children(devices, "hub", NULL);
-        remove_children(devices, "redirdev", NULL);
-        remove_children(devices, "redirfilter", NULL);
-        remove_children(devices, "smartcard", NULL);
         HPVM_XML_FOREACH(x, devices, "controller")
                 if (is_usb_controller(x) && is_bare_model_none(x) && usb == 1)
                         return 0;
@@ -254,12 +327,12 @@ int hpvm_profile_apply(HpvmDomain *d, bool keep_iothreads)
 
         if (!devices)
                 return -ENOMEM;
-        /* Headless: nothing that needs a display or a SPICE client may stay. */
-        remove_children(devices, "graphics", NULL);
-        remove_children(devices, "channel", is_spicevmc);
-        remove_children(devices, "sound", NULL);
-        remove_children(devices, "audio", NULL);
-        remove_children(devices, "watchdog", NULL);
+        /* Headless, silent, no watchdog, and nothing left that needs USB. */
+        for (xmlNode *dev = devices->children, *next; dev; dev = next) {
+                next = dev->next;
+                if (dev->type == XML_ELEMENT_NODE && removed_by_profile(dev))
+                        hpvm_domain_remove(dev);
+        }
         if ((r = ensure_only(d, devices, "video", is_video_none, make_video_none)) < 0 ||
             (r = serial_console(d, devices)) < 0 ||
             (r = usb_off(d, devices)) < 0 ||
@@ -267,7 +340,7 @@ int hpvm_profile_apply(HpvmDomain *d, bool keep_iothreads)
             (r = host_passthrough(d)) < 0)
                 return r;
         if (!keep_iothreads && hpvm_domain_iothreads(d) == 0)
-                return hpvm_domain_set_iothreads(d, 1);
+                return hpvm_domain_set_iothreads(d, 1, NULL, NULL);
         return 0;
 }
 

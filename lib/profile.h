@@ -15,20 +15,23 @@ const char *hpvm_profile_windows_reason(const HpvmDomain *d);
 
 /*
  * Refusals of the profile for this domain, before anything changes: a
- * Windows guest, and devices that cannot work with USB off (USB host
- * devices, USB disks). Returns 0 or -EINVAL with the message in @err.
+ * Windows guest, and devices that need USB (which the profile turns off) but
+ * cannot be removed: USB host devices, USB disks, USB serial ports
+ * (<serial><target type='usb-serial'>), and any other device on a USB
+ * address the profile would keep. Returns 0 or -EINVAL with the message in
+ * @err (one line naming the device).
  */
 int hpvm_profile_check(const HpvmDomain *d, HpvmError *err);
 
 /*
- * Apply the profile: headless (graphics, SPICE channels, USB redirection,
- * smartcards removed; video model none; a pty serial console if the VM has
- * no serial console), USB off (one <controller type='usb' model='none'/>,
- * USB input devices and hubs removed), no sound or audio, no watchdog,
- * <memballoon model='none'/>, <cpu mode='host-passthrough'> keeping its
- * topology, features and NUMA cells, and <iothreads>1</iothreads> unless
- * @keep_iothreads or the VM has some. invtsc is the caller's. Idempotent.
- * Returns 0 or -ENOMEM.
+ * Apply the profile: headless (graphics, SPICE channels, USB redirection and
+ * its filter, smartcards and CCID controllers removed; video model none; a
+ * pty serial console if the VM has no serial console), USB off (one
+ * <controller type='usb' model='none'/>, USB input devices and hubs removed),
+ * no sound or audio, no watchdog, <memballoon model='none'/>, <cpu
+ * mode='host-passthrough'> keeping its topology, features and NUMA cells,
+ * and <iothreads>1</iothreads> unless @keep_iothreads or the VM has some.
+ * invtsc is the caller's. Idempotent. Returns 0 or -ENOMEM.
  */
 int hpvm_profile_apply(HpvmDomain *d, bool keep_iothreads);
 

@@ -195,20 +195,8 @@ static int check_vm(const VmStart *v, const HpvmDomain *d, const HpvmVmReq *req,
                                       "policy to Manual (or Dedicated) in the engine for these pins to last");
         if (v->guestnuma_raw && (r = check_guestnuma(v, req, err)) < 0)
                 return r;
-        if (v->iothreadpin_raw) {
-                if (io < 0)
-                        return hpvm_error_set(err, -EINVAL, "iothreadpin: the VM's <iothreads> is not a number");
-                for (size_t i = 0; i < v->iothreadpin.n; i++)
-                        if (v->iothreadpin.pins[i].id > (unsigned long)io)
-                                return io == 0
-                                        ? hpvm_error_set(err, -ERANGE, "iothreadpin: IO thread %u does not exist "
-                                                         "(the VM has no IO threads: set iothreads)",
-                                                         v->iothreadpin.pins[i].id)
-                                        : hpvm_error_set(err, -ERANGE, "iothreadpin: IO thread %u does not exist "
-                                                         "(the VM has %ld IO thread%s: 1%s%.0ld)",
-                                                         v->iothreadpin.pins[i].id, io, io == 1 ? "" : "s",
-                                                         io == 1 ? "" : "-", io == 1 ? 0 : io);
-        }
+        if (v->iothreadpin_raw)
+                return hpvm_domain_check_iothreadpins(d, io, &v->iothreadpin, err);
         return 0;
 }
 
@@ -352,17 +340,18 @@ static int apply(const VmStart *v, HpvmDomain *d, const HpvmHost *host, const Hp
         int r;
 
         /* Cells first: they prune memnodes the numatune edit must not see. */
-        if (v->guestnuma_raw && hpvm_domain_set_guest_numa(d, &v->guestnuma, warn) < 0)
-                goto nomem;
+        if (v->guestnuma_raw && (r = hpvm_domain_set_guest_numa(d, &v->guestnuma, warn, err)) < 0)
+                return r;
         if (v->numatune_raw && (r = hpvm_domain_set_numatune(d, &v->numatune, err)) < 0)
                 return r;
         if (v->highperf && hpvm_profile_apply(d, v->iothreads_raw != NULL) < 0)
                 goto nomem;
         if ((r = set_invtsc(v, d, host, before, warn, err)) < 0)
                 return r;
+        if (v->iothreads_raw && (r = hpvm_domain_set_iothreads(d, v->iothreads, warn, err)) < 0)
+                return r;
         if ((v->cputune_raw && hpvm_domain_set_vcpupins(d, &v->cputune) < 0) ||
             (v->emulatorpin_raw && hpvm_domain_set_emulatorpin(d, &v->emulatorpin) < 0) ||
-            (v->iothreads_raw && hpvm_domain_set_iothreads(d, v->iothreads) < 0) ||
             (v->iothreadpin_raw && hpvm_domain_set_iothreadpins(d, &v->iothreadpin) < 0) ||
             (v->nosharepages_raw && hpvm_domain_set_nosharepages(d, v->nosharepages) < 0))
                 goto nomem;

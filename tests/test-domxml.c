@@ -56,6 +56,19 @@ static const Golden goldens[] = {
           { "emulatorpin=3", "iothreadpin=1#2", "nosharepages=yes", "invtsc=true" }, 2 },
         { "usb-hostdev-no-profile", "usb-hostdev.xml", "numa1", NULL, { "iothreads=4", "iothreadpin=4#0-3" }, 0 },
         { "compact-highperf-invtsc", "compact.xml", "numa1", NULL, { "highperf=true", "invtsc=true" }, 8 },
+        /* guestnuma leaves nothing naming a cell it removes: the memnode, cell 2 from the 1G page's
+         * nodeset and the pxb's <node> each warn; distances, HMAT links and cell 2's cache just go. */
+        { "numa-refs-2cells", "numa-refs.xml", NULL, NULL, { "guestnuma=0-1#1G,2-5#3G" }, 3 },
+        /* The only page named removed cells: <hugepages> goes too (empty, it would mean every cell). */
+        { "numa-pages-1cell", "numa-pages.xml", NULL, NULL, { "guestnuma=0-3#4G" }, 1 },
+        /* <iothreadids> 5,1,9,3: iothreads=2 keeps the two lowest ids; the pin of 9 goes, the sched keeps 3. */
+        { "iothreads-ids-lower", "iothreads-ids.xml", "numa1", NULL, { "iothreads=2" }, 2 },
+        /* Raising leaves <iothreadids> to libvirt, which adds ids 2 and 4: they may be pinned. */
+        { "iothreads-ids-raise", "iothreads-ids.xml", "numa1", NULL, { "iothreads=6", "iothreadpin=2#0,4#1" }, 0 },
+        /* iothreadpin names the VM's real ids, not 1..<iothreads>. */
+        { "iothreads-ids-pin", "iothreads-ids.xml", "numa1", NULL, { "iothreadpin=5#1,9#2" }, 0 },
+        /* USB off: the CCID controller goes with its smartcard, like every other removable USB device. */
+        { "usb-devices-highperf", "usb-devices.xml", "numa1", NULL, { "highperf=true" }, 7 },
 };
 
 typedef struct Props {
@@ -152,7 +165,9 @@ START_TEST(test_inputs_are_valid)
 {
         /* The fixtures themselves are good domains: failures above are the rewrite's. */
         static const char *const inputs[] = { "engine.xml", "libvirt-dump.xml", "compact.xml", "tabs.xml",
-                                              "windows.xml", "windows-osinfo-only.xml", "usb-hostdev.xml" };
+                                              "windows.xml", "windows-osinfo-only.xml", "usb-hostdev.xml",
+                                              "numa-refs.xml", "numa-pages.xml", "iothreads-ids.xml",
+                                              "usb-devices.xml" };
         char rel[256], why[1024];
 
         for (size_t i = 0; i < HPVM_ARRAY_SIZE(inputs); i++) {
@@ -275,7 +290,141 @@ static const Refusal refusals[] = {
           "its libosinfo metadata names a Microsoft Windows OS" },
         { "usb-hostdev.xml", "numa1", { "highperf=true" }, -EINVAL,
           "highperf: the profile turns USB off, but the VM has a USB host device (<hostdev type='usb'>)" },
+        /* guestnuma cannot drop a memory device with its cell. */
+        { "numa-refs.xml", NULL, { "guestnuma=0-5#4G" }, -EINVAL,
+          "guestnuma: the VM's memory device <memory model='dimm'> (alias ua-dimm0) sits on guest NUMA cell 1, "
+          "which guestnuma removes (the VM would have 1 cell): keep that cell or move the device" },
+        /* IO threads named by <iothreadids>: 5,1,9,3. */
+        { "iothreads-ids.xml", "numa1", { "iothreadpin=2#0" }, -ERANGE,
+          "iothreadpin: IO thread 2 does not exist (the VM has 4 IO threads: 1,3,5,9)" },
+        { "iothreads-ids.xml", "numa1", { "iothreads=2", "iothreadpin=5#0" }, -ERANGE,
+          "iothreadpin: IO thread 5 does not exist (the VM has 2 IO threads: 1,3)" },
+        { "iothreads-ids.xml", "numa1", { "iothreads=1" }, -EINVAL,
+          "iothreads: disk vda uses IO thread 3 (<driver iothread='3'>), which iothreads=1 removes "
+          "(the VM would have IO thread 1): raise iothreads or move the disk to a kept IO thread" },
 };
+
+/* The same for small documents written here. */
+typedef struct InlineRefusal {
+        const char *xml;
+        const char *sysfs;
+        const char *props[4];
+        int code;
+        const char *msg;
+} InlineRefusal;
+
+#define INLINE_VM(devices) "<domain type='kvm'><name>t</name><memory unit='GiB'>2</memory><vcpu>2</vcpu>" \
+        "<iothreads>2</iothreads><os><type arch='x86_64' machine='q35'>hvm</type></os>" \
+        "<devices>" devices "</devices></domain>"
+#define INLINE_NUMA_VM(devices) "<domain type='kvm'><name>t</name><maxMemory slots='2' unit='GiB'>8</maxMemory>" \
+        "<memory unit='GiB'>3</memory><vcpu>2</vcpu><os><type arch='x86_64' machine='q35'>hvm</type></os>" \
+        "<cpu><numa><cell id='0' cpus='0' memory='1' unit='GiB'/><cell id='1' cpus='1' memory='1' unit='GiB'/></numa></cpu>" \
+        "<devices>" devices "</devices></domain>"
+
+static const InlineRefusal inline_refusals[] = {
+        { INLINE_VM("<controller type='scsi' index='0' model='virtio-scsi'><driver iothread='2'/></controller>"),
+          "numa1", { "iothreads=1" }, -EINVAL,
+          "iothreads: <controller type='scsi' index='0'> uses IO thread 2 (<driver iothread='2'>), which iothreads=1 "
+          "removes (the VM would have IO thread 1): raise iothreads or move the controller to a kept IO thread" },
+        { INLINE_VM("<disk type='file' device='disk'><driver name='qemu' type='raw'><iothreads><iothread id='1'/>"
+                    "<iothread id='2'/></iothreads></driver><source file='/x.img'/><target dev='vdb' bus='virtio'/></disk>"),
+          "numa1", { "iothreads=1" }, -EINVAL,
+          "iothreads: disk vdb uses IO thread 2 (<driver><iothreads><iothread id='2'>), which iothreads=1 removes "
+          "(the VM would have IO thread 1): raise iothreads or move the disk to a kept IO thread" },
+        { INLINE_NUMA_VM("<memory model='nvdimm'><source><path>/tmp/nvdimm</path></source>"
+                         "<target><size unit='GiB'>1</size><node>1</node></target></memory>"),
+          NULL, { "guestnuma=0-1#2G" }, -EINVAL,
+          "guestnuma: the VM's memory device <memory model='nvdimm'> (memory device 1) sits on guest NUMA cell 1, "
+          "which guestnuma removes (the VM would have 1 cell): keep that cell or move the device" },
+        { INLINE_VM("<serial type='pty'><target type='usb-serial' port='1'/></serial>"),
+          "numa1", { "highperf=true" }, -EINVAL,
+          "highperf: the profile turns USB off, but the VM has a USB serial port (<serial><target type='usb-serial'> "
+          "port 1): make it another serial type (e.g. isa-serial), or do not set highperf" },
+        { INLINE_VM("<interface type='user'><model type='usb-net'/><address type='usb' bus='0' port='1'/>"
+                    "<alias name='ua-net0'/></interface>"),
+          "numa1", { "highperf=true" }, -EINVAL,
+          "highperf: the profile turns USB off, but the VM's <interface type='user'> (alias ua-net0) is a USB device "
+          "(<address type='usb'>): move it off USB, or do not set highperf" },
+};
+
+START_TEST(test_inline_refusal)
+{
+        const InlineRefusal *t = &inline_refusals[_i];
+        Golden g = { "inline", "-", t->sysfs, NULL, { 0 }, 0 };
+        char *out = (char *)"untouched";
+        HpvmWarnings warn = { 0 };
+        HpvmError err = { 0 };
+        size_t outlen = 0;
+        int r;
+
+        memcpy(g.props, t->props, sizeof(t->props));
+        r = rewrite(t->xml, strlen(t->xml), &g, &out, &outlen, &warn, &err);
+        ck_assert_msg(r == t->code, "got %d (%s)", r, err.msg);
+        ck_assert_msg(!strcmp(err.msg, t->msg), "message:\n  got  '%s'\n  want '%s'", err.msg, t->msg);
+        ck_assert_ptr_nonnull(strstr(out, "untouched"));
+}
+END_TEST
+
+/* What an edit warns about, word for word, and what it leaves in the document. */
+typedef struct EditCase {
+        const char *xml;
+        const char *sysfs;
+        const char *props[4];
+        const char *warning;     /* the one warning expected */
+        const char *kept;        /* must be in the output */
+        const char *gone;        /* must not be */
+} EditCase;
+
+static const EditCase edits[] = {
+        /* A pseries PHB (pci-root) names a guest cell like a pxb does: the hint goes, the bus stays. */
+        { "<domain><name>t</name><memory unit='GiB'>2</memory><vcpu>2</vcpu><cpu><numa>"
+          "<cell id='0' cpus='0' memory='1' unit='GiB'/><cell id='1' cpus='1' memory='1' unit='GiB'/></numa></cpu>"
+          "<devices><controller type='pci' index='1' model='pci-root'><target index='1'><node>1</node></target>"
+          "</controller></devices></domain>",
+          NULL, { "guestnuma=0-1#2G" },
+          "guestnuma: removed <node>1</node> from <controller type='pci' index='1' model='pci-root'>: guest NUMA "
+          "cell 1 is gone (the VM now has 1 guest NUMA cell), so the bus has no NUMA locality",
+          "<target index=\"1\"/>", "<node>" },
+        { "<domain><name>t</name><memory unit='GiB'>2</memory><vcpu>2</vcpu><cpu><numa>"
+          "<cell id='0' cpus='0' memory='1' unit='GiB'/><cell id='1' cpus='1' memory='1' unit='GiB'/></numa></cpu>"
+          "<memoryBacking><hugepages><page size='2048' unit='KiB' nodeset='0-1'/></hugepages></memoryBacking>"
+          "<devices/></domain>",
+          NULL, { "guestnuma=0-1#2G" },
+          "guestnuma: removed guest NUMA cell 1 from <memoryBacking><hugepages><page size='2048' nodeset='0-1'>: "
+          "the VM now has 1 guest NUMA cell",
+          "<page size=\"2048\" unit=\"KiB\" nodeset=\"0\"/>", "nodeset=\"0-1\"" },
+        { "<domain><name>t</name><memory unit='GiB'>2</memory><vcpu>2</vcpu><iothreads>3</iothreads>"
+          "<cputune><iothreadsched iothreads='2-3' scheduler='fifo' priority='1'/></cputune><devices/></domain>",
+          "numa1", { "iothreads=1" },
+          "iothreads: removed <cputune><iothreadsched iothreads='2-3'>: the VM now has 1 IO thread (1)",
+          "<iothreads>1</iothreads>", "iothreadsched" },
+        { "<domain><name>t</name><memory unit='GiB'>2</memory><vcpu>2</vcpu><iothreads>3</iothreads>"
+          "<cputune><iothreadpin iothread='1' cpuset='0'/><iothreadpin iothread='3' cpuset='1'/></cputune><devices/></domain>",
+          "numa1", { "iothreads=2" },
+          "iothreads: removed <cputune><iothreadpin iothread='3'>: the VM now has 2 IO threads (1-2)",
+          "<iothreadpin iothread=\"1\" cpuset=\"0\"/>", "iothread=\"3\"" },
+};
+
+START_TEST(test_edit_warns)
+{
+        const EditCase *t = &edits[_i];
+        Golden g = { "edit", "-", t->sysfs, NULL, { 0 }, 0 };
+        _cleanup_free_ char *out = NULL, *again = NULL;
+        HpvmWarnings warn = { 0 }, warn2 = { 0 };
+        HpvmError err = { 0 };
+        size_t outlen, againlen;
+
+        memcpy(g.props, t->props, sizeof(t->props));
+        ck_assert_msg(rewrite(t->xml, strlen(t->xml), &g, &out, &outlen, &warn, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(warn.n, 1);
+        ck_assert_msg(!strcmp(warn.msg[0], t->warning), "warning:\n  got  '%s'\n  want '%s'", warn.msg[0], t->warning);
+        ck_assert_msg(strstr(out, t->kept), "'%s' missing from:\n%s", t->kept, out);
+        ck_assert_msg(!strstr(out, t->gone), "'%s' left in:\n%s", t->gone, out);
+        ck_assert_int_eq(rewrite(out, outlen, &g, &again, &againlen, &warn2, &err), 0);
+        ck_assert_msg(!again, "second run changed the XML");
+        ck_assert_uint_eq(warn2.n, 0);
+}
+END_TEST
 
 START_TEST(test_refusal)
 {
@@ -412,6 +561,8 @@ static Suite *domxml_suite(void)
         suite_add_tcase(s, tc);
         tc = tcase_create("refusals");
         tcase_add_loop_test(tc, test_refusal, 0, HPVM_ARRAY_SIZE(refusals));
+        tcase_add_loop_test(tc, test_inline_refusal, 0, HPVM_ARRAY_SIZE(inline_refusals));
+        tcase_add_loop_test(tc, test_edit_warns, 0, HPVM_ARRAY_SIZE(edits));
         tcase_add_loop_test(tc, test_bad_xml, 0, HPVM_ARRAY_SIZE(bad_xml));
         tcase_add_test(tc, test_too_large);
         tcase_add_test(tc, test_every_distances_pruned);
