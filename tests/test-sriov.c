@@ -1,7 +1,6 @@
 /* test-sriov.c: PCI and MAC addresses, the sriov_migratable property, the VF inventory read from fake sysfs trees built here (good, broken, hostile, big), and the choice of a free VF. */
 #include <check.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,242 +10,10 @@
 
 #include "props.h"
 #include "sriov.h"
+#include "sriovtree.h"
 #include "testhelp.h"
 
-/* ------------------------------------------------------------ fake sysfs trees */
-
-/* Every PCI function of the fake host sits under one bridge, as on many real ones. */
-#define BRIDGE "sys/devices/pci0000:00/0000:00:03.0"
-#define FROM_BRIDGE "../../devices/pci0000:00/0000:00:03.0"   /* from sys/class/net */
-
-static void mkdirs(const char *path)
-{
-        char p[4096];
-
-        ck_assert(snprintf(p, sizeof(p), "%s", path) < (int)sizeof(p));
-        for (char *s = p + 1; (s = strchr(s, '/')); s++) {
-                *s = '\0';
-                ck_assert_msg(mkdir(p, 0755) == 0 || errno == EEXIST, "mkdir %s", p);
-                *s = '/';
-        }
-        ck_assert_msg(mkdir(p, 0755) == 0 || errno == EEXIST, "mkdir %s", p);
-}
-
-static char *at(const char *root, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-
-static char *at(const char *root, const char *fmt, va_list ap)
-{
-        char rel[2048], *p;
-
-        vsnprintf(rel, sizeof(rel), fmt, ap);
-        ck_assert_int_ge(asprintf(&p, "%s/%s", root, rel), 0);
-        return p;
-}
-
-static void parent_of(const char *path)
-{
-        char p[4096], *slash;
-
-        snprintf(p, sizeof(p), "%s", path);
-        slash = strrchr(p, '/');
-        ck_assert_ptr_nonnull(slash);
-        *slash = '\0';
-        mkdirs(p);
-}
-
-/* <root>/<rel> holds @content (NULL: removed, with everything under it). */
-static void put(const char *root, const char *content, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void put(const char *root, const char *content, const char *fmt, ...)
-{
-        va_list ap;
-        char *p;
-
-        va_start(ap, fmt);
-        p = at(root, fmt, ap);
-        va_end(ap);
-        th_rmtree(p);
-        unlink(p);
-        if (content) {
-                parent_of(p);
-                th_write(p, content, strlen(content), 0644);
-        }
-        free(p);
-}
-
-/* <root>/<rel> is a symbolic link to @target (replacing what was there). */
-static void lnk(const char *root, const char *target, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void lnk(const char *root, const char *target, const char *fmt, ...)
-{
-        va_list ap;
-        char *p;
-
-        va_start(ap, fmt);
-        p = at(root, fmt, ap);
-        va_end(ap);
-        th_rmtree(p);
-        unlink(p);
-        parent_of(p);
-        ck_assert_msg(symlink(target, p) == 0, "symlink %s", p);
-        free(p);
-}
-
-static void dir(const char *root, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void dir(const char *root, const char *fmt, ...)
-{
-        va_list ap;
-        char *p;
-
-        va_start(ap, fmt);
-        p = at(root, fmt, ap);
-        va_end(ap);
-        mkdirs(p);
-        free(p);
-}
-
-/* A netdev of the PCI function @addr, linked from sys/class/net as the kernel does. */
-static void add_netdev(const char *root, const char *netdev, const char *addr)
-{
-        char t[256];
-
-        snprintf(t, sizeof(t), "../../../%s", addr);
-        lnk(root, t, BRIDGE "/%s/net/%s/device", addr, netdev);
-        snprintf(t, sizeof(t), FROM_BRIDGE "/%s/net/%s", addr, netdev);
-        lnk(root, t, "sys/class/net/%s", netdev);
-}
-
-static void num(const char *root, long v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void num(const char *root, long v, const char *fmt, ...)
-{
-        char b[32], *p;
-        va_list ap;
-
-        va_start(ap, fmt);
-        p = at(root, fmt, ap);
-        va_end(ap);
-        snprintf(b, sizeof(b), "%ld\n", v);
-        parent_of(p);
-        th_write(p, b, strlen(b), 0644);
-        free(p);
-}
-
-/* numa -2: no numa_node file (a kernel without NUMA). */
-static void add_pf(const char *root, const char *netdev, const char *addr, unsigned total, unsigned numvfs, int numa)
-{
-        num(root, total, BRIDGE "/%s/sriov_totalvfs", addr);
-        num(root, numvfs, BRIDGE "/%s/sriov_numvfs", addr);
-        if (numa != -2)
-                num(root, numa, BRIDGE "/%s/numa_node", addr);
-        lnk(root, "../../../../bus/pci/drivers/ice", BRIDGE "/%s/driver", addr);
-        add_netdev(root, netdev, addr);
-}
-
-/* VF @n of the PF at @pf; NULL driver: unbound; NULL netdev: none. */
-static void add_vf(const char *root, const char *pf, unsigned n, const char *addr, int numa, const char *driver,
-                   const char *netdev)
-{
-        char t[256];
-
-        snprintf(t, sizeof(t), "../%s", addr);
-        lnk(root, t, BRIDGE "/%s/virtfn%u", pf, n);
-        snprintf(t, sizeof(t), "../%s", pf);
-        lnk(root, t, BRIDGE "/%s/physfn", addr);
-        if (numa != -2)
-                num(root, numa, BRIDGE "/%s/numa_node", addr);
-        if (driver) {
-                dir(root, "sys/bus/pci/drivers/%s", driver);
-                snprintf(t, sizeof(t), "../../../../bus/pci/drivers/%s", driver);
-                lnk(root, t, BRIDGE "/%s/driver", addr);
-        }
-        if (netdev)
-                add_netdev(root, netdev, addr);
-}
-
-/* What every fake host has besides SR-IOV cards: loopback, a virtio NIC, a plain PCI NIC. */
-static void add_other_netdevs(const char *root)
-{
-        dir(root, "sys/devices/virtual/net/lo");
-        lnk(root, "../../devices/virtual/net/lo", "sys/class/net/lo");
-        lnk(root, "../../../virtio2", BRIDGE "/virtio2/net/eth0/device");
-        lnk(root, FROM_BRIDGE "/virtio2/net/eth0", "sys/class/net/eth0");
-        num(root, 0, BRIDGE "/%s/numa_node", "0000:00:1f.6");
-        add_netdev(root, "eno1", "0000:00:1f.6");
-}
-
-/*
- * Two Intel ports (one dual-named), a Mellanox card on node 1 with a port
- * whose SR-IOV is off. Names sort differently from addresses on purpose.
- */
-static void build_two_cards(const char *root)
-{
-        add_other_netdevs(root);
-        add_pf(root, "ens1f0", "0000:3b:00.0", 8, 4, 0);
-        add_netdev(root, "ens1f0d1", "0000:3b:00.0");       /* second name of the same function */
-        add_vf(root, "0000:3b:00.0", 0, "0000:3b:02.0", 0, "iavf", "ens1f0v0");
-        add_vf(root, "0000:3b:00.0", 1, "0000:3b:02.1", 0, "vfio-pci", NULL);
-        add_vf(root, "0000:3b:00.0", 2, "0000:3b:02.2", 0, "iavf", "ens1f0v2");
-        add_vf(root, "0000:3b:00.0", 3, "0000:3b:02.3", 0, "iavf", "ens1f0v3");
-        add_pf(root, "ens1f1", "0000:3b:00.1", 8, 2, 0);
-        add_vf(root, "0000:3b:00.1", 0, "0000:3b:0a.0", 0, NULL, NULL);
-        add_vf(root, "0000:3b:00.1", 1, "0000:3b:0a.1", 0, "pci-stub", NULL);
-        add_pf(root, "eno5", "0000:af:00.0", 16, 3, 1);
-        add_vf(root, "0000:af:00.0", 0, "0000:af:00.2", 1, "mlx5_core", "eno5v0");
-        add_vf(root, "0000:af:00.0", 1, "0000:af:00.3", 1, "mlx5_core", "eno5v1");
-        add_vf(root, "0000:af:00.0", 2, "0000:af:00.4", 1, "vfio-pci", NULL);
-        add_pf(root, "ens2f1", "0000:af:00.1", 16, 0, 1);
-}
-
-/* One PF with two VFs and a second with one: the base every broken tree starts from. */
-static void build_small(const char *root)
-{
-        add_other_netdevs(root);
-        add_pf(root, "ens1f0", "0000:3b:00.0", 8, 2, 0);
-        add_vf(root, "0000:3b:00.0", 0, "0000:3b:02.0", 0, "iavf", "ens1f0v0");
-        add_vf(root, "0000:3b:00.0", 1, "0000:3b:02.1", 0, "iavf", "ens1f0v1");
-        add_pf(root, "ens1f1", "0000:3b:00.1", 8, 1, 0);
-        add_vf(root, "0000:3b:00.1", 0, "0000:3b:0a.0", 0, "iavf", "ens1f1v0");
-}
-
-/* @npfs PFs of @nvfs VFs each, PFs alternating between nodes 0 and 1. */
-static void build_big(const char *root, unsigned npfs, unsigned nvfs)
-{
-        add_other_netdevs(root);
-        for (unsigned p = 0; p < npfs; p++) {
-                char netdev[16], pf[16], vf[16], vfnet[16];
-
-                snprintf(netdev, sizeof(netdev), "p%03u", p);
-                snprintf(pf, sizeof(pf), "%04x:%02x:00.0", p >> 8, p & 0xff);
-                add_pf(root, netdev, pf, nvfs, nvfs, (int)(p % 2));
-                for (unsigned v = 0; v < nvfs; v++) {
-                        snprintf(vf, sizeof(vf), "%04x:%02x:%02x.%u", p >> 8, p & 0xff, 1 + v / 8, v % 8);
-                        snprintf(vfnet, sizeof(vfnet), "p%03uv%u", p, v);
-                        add_vf(root, pf, v, vf, (int)(p % 2), "iavf", vfnet);
-                }
-        }
-}
-
-/* A fresh folder holding root/ (the sysfs root) and room beside it. */
-typedef struct Tree {
-        char *tmp;
-        char *root;
-} Tree;
-
-static void tree_init(Tree *t)
-{
-        t->tmp = th_tmpdir();
-        ck_assert_int_ge(asprintf(&t->root, "%s/root", t->tmp), 0);
-        mkdirs(t->root);
-}
-
-static void tree_clear(Tree *t)
-{
-        th_rmtree(t->tmp);
-        free(t->tmp);
-        free(t->root);
-}
+/* ------------------------------------------------------------ fake sysfs trees (tests/sriovtree.h) */
 
 /* The whole inventory as text, one line per PF and per VF. */
 static char *dump(const HpvmVfInventory *inv)
@@ -493,10 +260,10 @@ START_TEST(test_load_two_cards)
         _cleanup_free_ char *text = NULL;
         HpvmError err = { 0 };
         HpvmPciAddr a;
-        Tree t;
+        ThTree t;
 
-        tree_init(&t);
-        build_two_cards(t.root);
+        th_tree_init(&t);
+        th_sriov_two_cards(t.root);
         ck_assert_msg(hpvm_vf_inventory_load_opts(t.root, _i ? HPVM_VFINV_PORTABLE : 0, &inv, &err) == 0, "%s", err.msg);
         text = dump(inv);
         ck_assert_str_eq(text, want);
@@ -513,7 +280,7 @@ START_TEST(test_load_two_cards)
         ck_assert_ptr_null(hpvm_vf_inventory_pf(inv, "ens1f0v0"));
         ck_assert_ptr_null(hpvm_vf_inventory_pf(inv, NULL));
         ck_assert(!hpvm_vf_looks_assigned(NULL));
-        tree_clear(&t);
+        th_tree_clear(&t);
 }
 END_TEST
 
@@ -522,14 +289,14 @@ START_TEST(test_load_special)
         _cleanup_vfinv_ HpvmVfInventory *inv = NULL;
         _cleanup_free_ char *text = NULL;
         HpvmError err = { 0 };
-        Tree t;
+        ThTree t;
 
         /* No numa_node files: -1. An absolute link is read inside the root, never on the host. */
-        tree_init(&t);
-        add_pf(t.root, "ens1f0", "0000:3b:00.0", 4, 1, -2);
-        add_vf(t.root, "0000:3b:00.0", 0, "0000:3b:02.0", -2, NULL, NULL);
-        lnk(t.root, "/" BRIDGE "/0000:3b:02.0", BRIDGE "/0000:3b:00.0/virtfn0");
-        lnk(t.root, "/" BRIDGE "/0000:3b:00.0", "sys/class/net/ens1f0/device");
+        th_tree_init(&t);
+        th_sriov_pf(t.root, "ens1f0", "0000:3b:00.0", 4, 1, -2);
+        th_sriov_vf(t.root, "0000:3b:00.0", 0, "0000:3b:02.0", -2, NULL, NULL);
+        th_tree_link(t.root, "/" TH_BRIDGE "/0000:3b:02.0", TH_BRIDGE "/0000:3b:00.0/virtfn0");
+        th_tree_link(t.root, "/" TH_BRIDGE "/0000:3b:00.0", "sys/class/net/ens1f0/device");
         ck_assert_msg(hpvm_vf_inventory_load(t.root, &inv, &err) == 0, "%s", err.msg);
         text = dump(inv);
         ck_assert_str_eq(text, "PF ens1f0 0000:3b:00.0 vfs 1/4 node -1 first 0 n 1\n"
@@ -538,7 +305,7 @@ START_TEST(test_load_special)
         inv = NULL;
 
         /* No sys/class/net at all: nothing to offer, not an error. */
-        put(t.root, NULL, "sys");
+        th_tree_put(t.root, NULL, "sys");
         ck_assert_msg(hpvm_vf_inventory_load(t.root, &inv, &err) == 0, "%s", err.msg);
         ck_assert_uint_eq(inv->npfs, 0);
         ck_assert_uint_eq(inv->nvfs, 0);
@@ -546,12 +313,12 @@ START_TEST(test_load_special)
         inv = NULL;
 
         /* Only netdevs that are no SR-IOV PFs. */
-        add_other_netdevs(t.root);
+        th_sriov_other_netdevs(t.root);
         ck_assert_msg(hpvm_vf_inventory_load(t.root, &inv, &err) == 0, "%s", err.msg);
         ck_assert_uint_eq(inv->npfs, 0);
         hpvm_vf_inventory_free(inv);
         inv = NULL;
-        tree_clear(&t);
+        th_tree_clear(&t);
 
         ck_assert_int_eq(hpvm_vf_inventory_load("/nonexistent-hpvm", &inv, &err), -ENOENT);
         ck_assert_str_eq(err.msg, "sysfs root '/nonexistent-hpvm': No such file or directory");
@@ -595,8 +362,8 @@ typedef struct Broken {
         const char *msg;        /* the error; on success the PFs read, space-separated */
 } Broken;
 
-#define PF0 BRIDGE "/0000:3b:00.0"
-#define VF1 BRIDGE "/0000:3b:02.1"
+#define PF0 TH_BRIDGE "/0000:3b:00.0"
+#define VF1 TH_BRIDGE "/0000:3b:02.1"
 #define DEV0 "sys/class/net/ens1f0/device"
 
 static const Broken broken[] = {
@@ -659,7 +426,7 @@ static const Broken broken[] = {
                            { FILE_, "sys/devices/0000:3b:00/sriov_totalvfs", "8\n" } }, -EINVAL,
           "sys/class/net/ens1f0/device: link leads to '0000:3b:00', not a PCI address (expected dddd:bb:ss.f)" },
         /* The same PCI function as VF 0 of two PFs (two folders of one name under different bridges). */
-        { "duplicate VF", { { LINK, BRIDGE "/0000:3b:00.1/virtfn0", "../../0000:00:04.0/0000:3b:02.0" },
+        { "duplicate VF", { { LINK, TH_BRIDGE "/0000:3b:00.1/virtfn0", "../../0000:00:04.0/0000:3b:02.0" },
                             { LINK, "sys/devices/pci0000:00/0000:00:04.0/0000:3b:02.0/physfn",
                               "../../0000:00:03.0/0000:3b:00.1" } }, -EINVAL,
           "sys/class/net: PCI address 0000:3b:02.0 is both VF 0 of ens1f0 and VF 0 of ens1f1: inconsistent tree" },
@@ -680,37 +447,37 @@ START_TEST(test_broken)
         HpvmVfInventory *inv = &sentinel;       /* a failed load leaves it as it is */
         char *outside = NULL;
         HpvmError err = { 0 };
-        Tree t;
+        ThTree t;
         int r;
 
-        tree_init(&t);
-        build_small(t.root);
+        th_tree_init(&t);
+        th_sriov_small(t.root);
         /* A complete copy of the tree beside the root: what an escaping link would find. */
         ck_assert_int_ge(asprintf(&outside, "%s/outside", t.tmp), 0);
-        mkdirs(outside);
-        build_small(outside);
-        lnk(outside, BRIDGE "/0000:3b:02.0", "0000:3b:02.0");
-        lnk(outside, BRIDGE "/0000:3b:00.0/net/ens1f0", "ens1f0");
+        th_mkdirs(outside);
+        th_sriov_small(outside);
+        th_tree_link(outside, TH_BRIDGE "/0000:3b:02.0", "0000:3b:02.0");
+        th_tree_link(outside, TH_BRIDGE "/0000:3b:00.0/net/ens1f0", "ens1f0");
 
         for (const Op *op = b->ops; op->kind != END; op++) {
                 char *p;
 
                 switch (op->kind) {
                 case FILE_:
-                        put(t.root, op->arg, "%s", op->rel);
+                        th_tree_put(t.root, op->arg, "%s", op->rel);
                         break;
                 case LINK:
                         if (!strncmp(op->arg, "OUTSIDE/", 8)) {
                                 char target[4096];
 
                                 snprintf(target, sizeof(target), "%s/%s", outside, op->arg + 8);
-                                lnk(t.root, target, "%s", op->rel);
+                                th_tree_link(t.root, target, "%s", op->rel);
                         } else {
-                                lnk(t.root, op->arg, "%s", op->rel);
+                                th_tree_link(t.root, op->arg, "%s", op->rel);
                         }
                         break;
                 case GONE:
-                        put(t.root, NULL, "%s", op->rel);
+                        th_tree_put(t.root, NULL, "%s", op->rel);
                         break;
                 case FIFO:
                         ck_assert_int_ge(asprintf(&p, "%s/%s", t.root, op->rel), 0);
@@ -718,7 +485,7 @@ START_TEST(test_broken)
                         free(p);
                         break;
                 case DIR_:
-                        dir(t.root, "%s", op->rel);
+                        th_tree_dir(t.root, "%s", op->rel);
                         break;
                 case END:
                         break;
@@ -749,7 +516,7 @@ START_TEST(test_broken)
                 ck_assert_ptr_eq(inv, &sentinel);
         }
         free(outside);
-        tree_clear(&t);
+        th_tree_clear(&t);
 }
 END_TEST
 
@@ -757,20 +524,20 @@ START_TEST(test_too_many_pfs)
 {
         _cleanup_vfinv_ HpvmVfInventory *inv = NULL;
         HpvmError err = { 0 };
-        Tree t;
+        ThTree t;
 
-        tree_init(&t);
-        build_big(t.root, HPVM_PF_MAX, 0);
+        th_tree_init(&t);
+        th_sriov_big(t.root, HPVM_PF_MAX, 0);
         ck_assert_msg(hpvm_vf_inventory_load(t.root, &inv, &err) == 0, "%s", err.msg);
         ck_assert_uint_eq(inv->npfs, HPVM_PF_MAX);
         hpvm_vf_inventory_free(inv);
         inv = NULL;
 
-        add_pf(t.root, "p256", "0001:00:00.0", 0, 0, 0);
+        th_sriov_pf(t.root, "p256", "0001:00:00.0", 0, 0, 0);
         ck_assert_int_eq(hpvm_vf_inventory_load(t.root, &inv, &err), -E2BIG);
         ck_assert_str_eq(err.msg, "sys/class/net/p256: more than 256 SR-IOV PFs on this host");
         ck_assert_ptr_null(inv);
-        tree_clear(&t);
+        th_tree_clear(&t);
 }
 END_TEST
 
@@ -783,10 +550,10 @@ START_TEST(test_big_host)
         double best = 1e9, sum = 0;
         int runs = getenv("HPVM_BENCH") ? 50 : 1;
         char a[HPVM_PCI_ADDR_STRLEN];
-        Tree t;
+        ThTree t;
 
-        tree_init(&t);
-        build_big(t.root, 8, 64);
+        th_tree_init(&t);
+        th_sriov_big(t.root, 8, 64);
         for (int i = 0; i < runs; i++) {
                 struct timespec t0, t1;
                 double s;
@@ -812,7 +579,7 @@ START_TEST(test_big_host)
         }
         ck_assert_str_eq(hpvm_pci_addr_format(&inv->vfs[511].addr, a, sizeof(a)), "0000:07:08.7");
         ck_assert_str_eq(inv->vfs[511].netdev, "p007v63");
-        tree_clear(&t);
+        th_tree_clear(&t);
 }
 END_TEST
 
@@ -889,13 +656,13 @@ START_TEST(test_choose)
         HpvmError err = { 0 };
         HpvmPciAddr pref;
         size_t pick = 12345;
-        Tree t;
+        ThTree t;
         int r;
 
-        tree_init(&t);
-        build_two_cards(t.root);
+        th_tree_init(&t);
+        th_sriov_two_cards(t.root);
         ck_assert_msg(hpvm_vf_inventory_load(t.root, &inv, &err) == 0, "%s", err.msg);
-        tree_clear(&t);
+        th_tree_clear(&t);
 
         while (ch.npfs < HPVM_ARRAY_SIZE(c->pfs) && c->pfs[ch.npfs])
                 ch.npfs++;
@@ -931,7 +698,7 @@ START_TEST(test_choose_edges)
         HpvmError err = { 0 };
         HpvmVfChoice ch = { .network = "sriov-a", .preferred_node = -1 };
         size_t pick = 99;
-        Tree t;
+        ThTree t;
 
         ck_assert_int_eq(hpvm_vf_choose(&empty, &ch, &pick, &err), -ENOSPC);
         ck_assert_str_eq(err.msg, "no free VF for network 'sriov-a': this host has no SR-IOV network card");
@@ -941,10 +708,10 @@ START_TEST(test_choose_edges)
         ck_assert_uint_eq(pick, 99);
 
         /* Eight PFs all taken: the line names six and counts the rest. */
-        tree_init(&t);
-        build_big(t.root, 8, 64);
+        th_tree_init(&t);
+        th_sriov_big(t.root, 8, 64);
         ck_assert_msg(hpvm_vf_inventory_load(t.root, &inv, &err) == 0, "%s", err.msg);
-        tree_clear(&t);
+        th_tree_clear(&t);
         busy = malloc(inv->nvfs * sizeof(*busy));
         ck_assert_ptr_nonnull(busy);
         memset(busy, 1, inv->nvfs * sizeof(*busy));
@@ -969,12 +736,12 @@ START_TEST(test_choose_all_off)
         HpvmVfChoice ch = { .preferred_node = -1 };
         HpvmError err = { 0 };
         size_t pick = 5;
-        Tree t;
+        ThTree t;
 
-        tree_init(&t);
-        build_big(t.root, 3, 0);
+        th_tree_init(&t);
+        th_sriov_big(t.root, 3, 0);
         ck_assert_msg(hpvm_vf_inventory_load(t.root, &inv, &err) == 0, "%s", err.msg);
-        tree_clear(&t);
+        th_tree_clear(&t);
         ck_assert_int_eq(hpvm_vf_choose(inv, &ch, &pick, &err), -ENOSPC);
         ck_assert_str_eq(err.msg, "no free VF: PFs p000, p001, p002 have no VFs (SR-IOV is off: sriov_numvfs is 0)");
         ck_assert_uint_eq(pick, 5);
