@@ -18,14 +18,16 @@ set -eu
 # driver and QEMU itself (TCG is enough, no KVM needed). Real parts for the
 # integration tests (tests/libvirt-hosts.sh, tests/guest-kit.sh): util-linux
 # (unshare, nsenter, flock: a second libvirtd in its own namespaces),
-# busybox-static and cpio (the booted guest's initramfs). The guest's kernel
-# is not a package to install: tests/guest-kit.sh downloads it on first use
-# (apt-get download) into ${HPVM_CACHE_DIR:-/var/cache/hpvm-hooks}/guest-kit.
+# busybox-static and cpio (the booted guest's initramfs), sasl2-bin and
+# libsasl2-modules (host 2's SASL login in tests/integration-hotplug.sh).
+# The guest's kernel is not a package to install: tests/guest-kit.sh
+# downloads it on first use (apt-get download) into
+# ${HPVM_CACHE_DIR:-/var/cache/hpvm-hooks}/guest-kit.
 PACKAGES="
         gcc make autoconf automake pkg-config
         libxml2-dev libxml2-utils libnuma-dev libvirt-dev check
         libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
-        util-linux busybox-static cpio
+        util-linux busybox-static cpio sasl2-bin libsasl2-modules
 "
 
 log=$(mktemp "${TMPDIR:-/tmp}/hpvm-setup.XXXXXX")
