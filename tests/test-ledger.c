@@ -269,7 +269,6 @@ START_TEST(test_concurrent_takers)
                         hpvm_cpuset_set(&got, (unsigned)first);
                         hpvm_cpuset_set(&got, (unsigned)hpvm_cpuset_next(&fr, (unsigned)first + 1));
                         snprintf(vm, sizeof(vm), "vm-%d", i);
-                        put(mine, vm, "", false, 1, 0);
                         {
                                 HpvmLedgerEntry e = { .since = 1, .cpus = got };
 
