@@ -862,6 +862,7 @@ int main(int argc, char **argv)
         int nhooks = 0, runs = 200, warmup = 5, sizes[MAX_SIZES] = { 4, 64, 512 }, nsizes = 3;
         char tmpdir[] = "/tmp/hpvm-bench.XXXXXX";
         char workpath[PATH_MAX], errpath[PATH_MAX], floorpath[PATH_MAX], capspath[PATH_MAX];
+        char statedir[PATH_MAX], confpath[PATH_MAX + 16], *env_conf;
         bool failed = false;
         Host host;
         int c;
@@ -921,6 +922,16 @@ int main(int argc, char **argv)
                 die("mkdtemp: %s", strerror(errno));
         snprintf(workpath, sizeof(workpath), "%s/domxml", tmpdir);
         snprintf(errpath, sizeof(errpath), "%s/stderr", tmpdir);
+        /* The hooks' CPU ledger where production keeps it: on tmpfs (/run there, /dev/shm here). */
+        snprintf(statedir, sizeof(statedir), "/dev/shm/hpvm-bench-%ld", (long)getpid());
+        snprintf(confpath, sizeof(confpath), "%s/hpvm.conf", tmpdir);
+        {
+                char *conf = strf("state_dir=%s\nreserved_cpus=\n", statedir);
+
+                write_file(confpath, conf, strlen(conf));
+                free(conf);
+        }
+        env_conf = strf("HPVM_CONFIG=%s", confpath);
         if (keep && mkdir(keep, 0755) != 0 && errno != EEXIST)
                 die("cannot create %s: %s", keep, strerror(errno));
 
@@ -950,7 +961,7 @@ int main(int argc, char **argv)
                 env_nt = strf("numatune=%s", w.numatune);
                 env_gn = strf("guestnuma=%s", w.guestnuma);
                 char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C",
-                                 env_domxml, env_ct, env_nt, env_gn, NULL };
+                                 env_domxml, env_ct, env_nt, env_gn, env_conf, NULL };
                 Target floor_t = { "bench-floor", floorpath, floor_argv, envp };
 
                 if (keep) {
@@ -976,7 +987,7 @@ int main(int argc, char **argv)
                 char *hp_envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C",
                                     env_domxml, env_ct, env_nt, env_gn, (char *)"highperf=true",
                                     (char *)"hugepages=1048576", env_ep, (char *)"iothreads=2", env_iop,
-                                    (char *)"nosharepages=true", NULL };
+                                    (char *)"nosharepages=true", env_conf, NULL };
 
                 for (int row = 0; row < 2 * nhooks && !failed; row++) {
                         int h = row / 2;
@@ -1035,7 +1046,18 @@ int main(int argc, char **argv)
         spawner_stop();
         unlink(workpath);
         unlink(errpath);
+        unlink(confpath);
         rmdir(tmpdir);
+        {
+                char p[PATH_MAX + 16];
+
+                snprintf(p, sizeof(p), "%s/cpus", statedir);
+                unlink(p);
+                snprintf(p, sizeof(p), "%s/cpus.lock", statedir);
+                unlink(p);
+                rmdir(statedir);
+        }
+        free(env_conf);
         for (int i = 0; i < host.nnodes; i++)
                 free(host.nodes[i].cpus);
         if (failed) {

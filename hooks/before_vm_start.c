@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "fileio.h"
 #include "hookmain.h"
@@ -17,6 +18,8 @@ int main(int argc, char **argv)
                 .rewrites = true,
         };
         _cleanup_free_ char *in = NULL, *out = NULL;
+        _cleanup_config_ HpvmConfig *cfg = NULL;
+        HpvmVmStartCtx ctx = { .get = hpvm_hook_getenv };
         HpvmWarnings warn = { 0 };
         HpvmError err = { 0 };
         HpvmHookOpts opts;
@@ -29,7 +32,14 @@ int main(int argc, char **argv)
         r = hpvm_hook_read_input(&info, &opts, &in, &inlen, &err);
         if (r < 0)
                 goto fail;
-        r = hpvm_vmstart_rewrite(in, inlen, hpvm_hook_getenv, NULL, &opts.host, &out, &outlen, &warn, &err);
+        if ((r = hpvm_hook_load_config(&opts, &cfg, &err)) < 0)
+                goto fail;
+        ctx.host = opts.host;
+        ctx.config = cfg;
+        ctx.vm_id = opts.vm_id;
+        ctx.now = time(NULL);
+        ctx.dry_run = opts.dry_run;
+        r = hpvm_vmstart_rewrite_ctx(&ctx, in, inlen, &out, &outlen, &warn, &err);
         if (r < 0)
                 goto fail;
         if (opts.dry_run) {

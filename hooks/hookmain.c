@@ -212,6 +212,11 @@ int hpvm_hook_read_input(const HpvmHookInfo *info, const HpvmHookOpts *opts, cha
         return hpvm_file_read(opts->domxml, HPVM_XML_MAX, ret_buf, ret_len, err);
 }
 
+int hpvm_hook_load_config(const HpvmHookOpts *opts, HpvmConfig **ret, HpvmError *err)
+{
+        return hpvm_config_load(opts->config, opts->config_explicit, ret, err);
+}
+
 void hpvm_hook_report(const char *msg)
 {
         fprintf(stderr, "hpvm: %s\n", msg);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "util.h"
 #include "vmstart.h"
 
@@ -58,6 +59,13 @@ int hpvm_hook_parse_args(const HpvmHookInfo *info, int argc, char **argv, HpvmHo
  */
 int hpvm_hook_read_input(const HpvmHookInfo *info, const HpvmHookOpts *opts, char **ret_buf, size_t *ret_len,
                          HpvmError *err);
+
+/*
+ * The configuration the options name (--config, $HPVM_CONFIG, or the default
+ * file, which may be missing: defaults then). *ret is the caller's.
+ * Returns 0 or hpvm_config_load()'s errors with the message in @err.
+ */
+int hpvm_hook_load_config(const HpvmHookOpts *opts, HpvmConfig **ret, HpvmError *err);
 
 /* Print "hpvm: <msg>" on stderr, one line. */
 void hpvm_hook_report(const char *msg);

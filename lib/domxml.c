@@ -583,6 +583,48 @@ int hpvm_domain_set_numatune(HpvmDomain *d, const HpvmNumaTune *nt, HpvmError *e
         return 0;
 }
 
+bool hpvm_domain_has_memnode(const HpvmDomain *d, unsigned cell)
+{
+        HPVM_XML_FOREACH(m, hpvm_xml_child(d->root, "numatune"), "memnode")
+                if (id_attr(m, "cellid", HPVM_VCPU_MAX) == (long)cell)
+                        return true;
+        return false;
+}
+
+int hpvm_domain_set_memnode(HpvmDomain *d, unsigned cell, const HpvmNumaMode *mode, const HpvmCpuSet *nodes)
+{
+        xmlNode *numatune = hpvm_domain_ensure(d, d->root, "numatune"), *mn = NULL, *prev = NULL;
+
+        if (!numatune)
+                return -ENOMEM;
+        HPVM_XML_FOREACH(m, numatune, "memnode") {
+                long id = id_attr(m, "cellid", HPVM_VCPU_MAX);
+
+                if (id == (long)cell) {
+                        mn = m;
+                        break;
+                }
+                if (id >= 0 && id < (long)cell)
+                        prev = m;
+        }
+        if (!mn) {
+                mn = new_element(d, "memnode");
+                if (!mn || set_uint_prop(mn, "cellid", cell) < 0) {
+                        xmlFreeNode(mn);
+                        return -ENOMEM;
+                }
+                /* Memnodes in cell order, after <memory>, as libvirt writes them. */
+                if (prev)
+                        hpvm_domain_insert_after(d, prev, mn);
+                else
+                        hpvm_domain_insert(d, numatune, mn);
+        }
+        if ((mode && hpvm_domain_set_prop(mn, "mode", hpvm_numa_mode_name(*mode)) < 0) ||
+            set_cpuset_prop(mn, "nodeset", nodes) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static xmlNode *next_element(const xmlNode *n)
 {
         for (n = n->next; n; n = n->next)

@@ -119,6 +119,16 @@ void hpvm_domain_get_pinned(const HpvmDomain *d, const char *elem, HpvmCpuSet *r
 int hpvm_domain_set_numatune(HpvmDomain *d, const HpvmNumaTune *nt, HpvmError *err);
 
 /*
+ * <numatune><memnode cellid='@cell' mode nodeset>: the nodeset set, the mode
+ * set when @mode is not NULL (else kept as it is). Created in cell order when
+ * missing. Returns 0 or -ENOMEM.
+ */
+int hpvm_domain_set_memnode(HpvmDomain *d, unsigned cell, const HpvmNumaMode *mode, const HpvmCpuSet *nodes);
+
+/* Whether <numatune><memnode cellid='@cell'> exists. */
+bool hpvm_domain_has_memnode(const HpvmDomain *d, unsigned cell);
+
+/*
  * <cpu><numa><cell id cpus memory unit='KiB'/> for cells 0..n-1: an existing
  * cell of the same id keeps its other attributes and children; cells past
  * n are removed with their <cache>s, and nothing that names a removed cell

@@ -4,6 +4,9 @@
 
 #include "domreq.h"
 #include "domxml.h"
+#include "fit.h"
+#include "ledger.h"
+#include "placement.h"
 #include "profile.h"
 #include "props.h"
 #include "topology.h"
@@ -14,12 +17,15 @@
 /* The order here is the order of checks, so the first bad property is the one reported. */
 const char *const hpvm_vmstart_props[] = {
         "cputune", "numatune", "guestnuma", "hugepages", "invtsc", "emulatorpin", "iothreads",
-        "iothreadpin", "nosharepages", "highperf", NULL,
+        "iothreadpin", "nosharepages", "highperf", "cpupolicy", NULL,
 };
 
 typedef struct VmStart {
         const char *cputune_raw, *numatune_raw, *guestnuma_raw, *hugepages_raw, *invtsc_raw,
-                   *emulatorpin_raw, *iothreads_raw, *iothreadpin_raw, *nosharepages_raw, *highperf_raw;
+                   *emulatorpin_raw, *iothreads_raw, *iothreadpin_raw, *nosharepages_raw, *highperf_raw,
+                   *cpupolicy_raw;
+        bool cputune_auto, numatune_auto, guestnuma_auto;       /* the value is `auto`: the placement engine decides */
+        HpvmCpuPolicy policy;
         HpvmPinList cputune;
         HpvmNumaTune numatune;
         HpvmGuestNuma guestnuma;
@@ -39,6 +45,10 @@ static void vmstart_clear(VmStart *v)
         hpvm_guestnuma_clear(&v->guestnuma);
 }
 
+/* A property given by hand (not `auto`). */
+#define MANUAL(v, prop) ((v)->prop##_raw && !(v)->prop##_auto)
+#define ANY_AUTO(v) ((v)->cputune_auto || (v)->numatune_auto || (v)->guestnuma_auto)
+
 static const char *get_prop(HpvmPropGetter get, void *opaque, const char *name)
 {
         const char *v = get(name, opaque);
@@ -50,18 +60,21 @@ static bool any_prop(const VmStart *v)
 {
         return v->cputune_raw || v->numatune_raw || v->guestnuma_raw || v->hugepages_raw || v->invtsc_raw ||
                v->emulatorpin_raw || v->iothreads_raw || v->iothreadpin_raw || v->nosharepages_raw ||
-               v->highperf_raw;
+               v->highperf_raw || v->cpupolicy_raw;
 }
 
 static int parse_props(VmStart *v, HpvmError *err)
 {
         int r;
 
-        if (v->cputune_raw && (r = hpvm_prop_cputune_parse(v->cputune_raw, &v->cputune, err)) < 0)
+        v->cputune_auto = v->cputune_raw && !strcmp(v->cputune_raw, "auto");
+        v->numatune_auto = v->numatune_raw && !strcmp(v->numatune_raw, "auto");
+        v->guestnuma_auto = v->guestnuma_raw && !strcmp(v->guestnuma_raw, "auto");
+        if (MANUAL(v, cputune) && (r = hpvm_prop_cputune_parse(v->cputune_raw, &v->cputune, err)) < 0)
                 return r;
-        if (v->numatune_raw && (r = hpvm_prop_numatune_parse(v->numatune_raw, &v->numatune, err)) < 0)
+        if (MANUAL(v, numatune) && (r = hpvm_prop_numatune_parse(v->numatune_raw, &v->numatune, err)) < 0)
                 return r;
-        if (v->guestnuma_raw && (r = hpvm_prop_guestnuma_parse(v->guestnuma_raw, &v->guestnuma, err)) < 0)
+        if (MANUAL(v, guestnuma) && (r = hpvm_prop_guestnuma_parse(v->guestnuma_raw, &v->guestnuma, err)) < 0)
                 return r;
         if (v->hugepages_raw && (r = hpvm_prop_pagesize_parse("hugepages", v->hugepages_raw, &v->page_kib, err)) < 0)
                 return r;
@@ -81,6 +94,9 @@ static int parse_props(VmStart *v, HpvmError *err)
             (r = hpvm_prop_bool_parse("nosharepages", v->nosharepages_raw, &v->nosharepages, err)) < 0)
                 return r;
         if (v->highperf_raw && (r = hpvm_prop_bool_parse("highperf", v->highperf_raw, &v->highperf, err)) < 0)
+                return r;
+        v->policy = HPVM_POLICY_DEDICATED;
+        if (v->cpupolicy_raw && (r = hpvm_prop_cpupolicy_parse(v->cpupolicy_raw, &v->policy, err)) < 0)
                 return r;
         return 0;
 }
@@ -176,6 +192,9 @@ static int check_vm(const VmStart *v, const HpvmDomain *d, const HpvmVmReq *req,
 
         if (v->highperf && (r = hpvm_profile_check(d, err)) < 0)
                 return r;
+        if (v->cpupolicy_raw && !ANY_AUTO(v))
+                return hpvm_error_set(err, -EINVAL, "cpupolicy: it only steers automatic placement: set cputune=auto, "
+                                      "numatune=auto or guestnuma=auto too, or leave cpupolicy out");
         for (size_t i = 0; i < v->cputune.n; i++) {
                 HpvmCpuSet one;
 
@@ -193,7 +212,7 @@ static int check_vm(const VmStart *v, const HpvmDomain *d, const HpvmVmReq *req,
                 return hpvm_error_set(err, -EINVAL, "cputune: the VM's CPU pinning policy is 'none', and vdsm then "
                                       "re-pins every vCPU to its shared CPU pool right after the start: set the "
                                       "policy to Manual (or Dedicated) in the engine for these pins to last");
-        if (v->guestnuma_raw && (r = check_guestnuma(v, req, err)) < 0)
+        if (MANUAL(v, guestnuma) && (r = check_guestnuma(v, req, err)) < 0)
                 return r;
         if (v->iothreadpin_raw)
                 return hpvm_domain_check_iothreadpins(d, io, &v->iothreadpin, err);
@@ -219,11 +238,11 @@ static int check_props_on_host(const VmStart *v, const HpvmHost *h, HpvmError *e
 {
         HpvmVmReq p = { .vcpupin = v->cputune, .iothreadpin = v->iothreadpin,
                         .has_emulatorpin = v->emulatorpin_raw != NULL, .emulatorpin = v->emulatorpin,
-                        .has_numatune = v->numatune_raw != NULL, .numatune = v->numatune, .page_kib = v->page_kib };
+                        .has_numatune = MANUAL(v, numatune), .numatune = v->numatune, .page_kib = v->page_kib };
         int r;
 
-        if ((v->cputune_raw && (r = hpvm_vmreq_check_online(&p, h, HPVM_PINS_VCPU, "cputune", err)) < 0) ||
-            (v->numatune_raw && (r = hpvm_vmreq_check_nodes(&p, h, "numatune", err)) < 0) ||
+        if ((MANUAL(v, cputune) && (r = hpvm_vmreq_check_online(&p, h, HPVM_PINS_VCPU, "cputune", err)) < 0) ||
+            (MANUAL(v, numatune) && (r = hpvm_vmreq_check_nodes(&p, h, "numatune", err)) < 0) ||
             (v->hugepages_raw && (r = hpvm_vmreq_check_page_size(&p, h, "hugepages", err)) < 0) ||
             (v->emulatorpin_raw && (r = hpvm_vmreq_check_online(&p, h, HPVM_PINS_EMULATOR, "emulatorpin", err)) < 0) ||
             (v->iothreadpin_raw && (r = hpvm_vmreq_check_online(&p, h, HPVM_PINS_IOTHREAD, "iothreadpin", err)) < 0))
@@ -333,16 +352,146 @@ static bool needs_host(const VmStart *v)
                v->iothreadpin_raw || v->invtsc_raw || v->highperf;
 }
 
+/* Pins this run writes, so the VM holds those CPUs in the ledger. */
+static bool writes_pins(const VmStart *v)
+{
+        return v->cputune_raw || v->emulatorpin_raw || v->iothreadpin_raw;
+}
+
+/* The ledger side of a run: held under its lock from before the placement until after the record. */
+typedef struct Ledger {
+        HpvmLedger *l;          /* NULL: no configuration, nothing recorded */
+        char vm[HPVM_STATE_TOKEN_MAX + 1];
+        bool has_entry;         /* the VM was recorded before: a second run on it */
+} Ledger;
+
+/* The property whose `auto` a placement failure is about. */
+static const char *auto_prop(const VmStart *v)
+{
+        return v->cputune_auto ? "cputune=auto" : v->guestnuma_auto ? "guestnuma=auto" : "numatune=auto";
+}
+
+/*
+ * The `auto` values: place the VM around the CPUs the host keeps and other
+ * VMs hold, then write what was asked. A VM that holds pins already (a
+ * second run, or hand pins with numatune=auto) keeps them where they are
+ * valid and free.
+ */
+static int place(const VmStart *v, HpvmDomain *d, const HpvmHost *host, const HpvmUsage *use, const HpvmConfig *cfg,
+                 const Ledger *lg, HpvmWarnings *warn, HpvmError *err)
+{
+        _cleanup_vmreq_ HpvmVmReq req = { 0 };
+        _cleanup_usage_ HpvmUsage *u = NULL;
+        _cleanup_placement_ HpvmPlacement *p = NULL;
+        _cleanup_free_ HpvmGuestCell *cells = NULL;
+        HpvmFitOpts o = { .policy = v->policy, .make_cells = v->guestnuma_auto };
+        HpvmPlaceRequest q;
+        unsigned what = 0;
+        long io;
+        int r;
+
+        if ((r = hpvm_domain_get_req(d, &req, err)) < 0)
+                return r;
+        if (v->hugepages_raw)
+                req.page_kib = v->page_kib;
+        u = hpvm_usage_copy(use);
+        if (!u)
+                return hpvm_error_set(err, -ENOMEM, "out of memory");
+        if (cfg && cfg->reserved_cpus_given)
+                hpvm_cpuset_or(&u->reserved, &cfg->reserved_cpus);
+        else
+                hpvm_usage_reserve_default(host, u);
+        if (lg->l && (r = hpvm_ledger_apply(lg->l, host, u, lg->vm, err)) < 0)
+                return r;
+        io = hpvm_domain_iothreads(d);
+        o.emulator = v->cputune_auto && !v->emulatorpin_raw;
+        o.iothreads = v->cputune_auto && !v->iothreadpin_raw && io > 0 ? (unsigned)io : 0;
+        /* Pins the VM has: typed by hand now, or written by an earlier run on it. */
+        if (MANUAL(v, cputune))
+                o.keep = &v->cputune;
+        else if (lg->has_entry || !v->cputune_auto)
+                o.keep = &req.vcpupin;
+        if ((r = hpvm_fit_request(&req, &o, &q, &cells, err)) < 0)
+                return hpvm_error_prefix(err, "%s: ", auto_prop(v));
+        r = hpvm_place(host, u, &q, &p, err);
+        if (r < 0)
+                return hpvm_error_prefix(err, "%s: ", auto_prop(v));
+        if (v->guestnuma_auto)
+                what |= HPVM_FIT_CELLS;
+        if (v->cputune_auto)
+                what |= HPVM_FIT_VCPUPIN | (o.emulator ? HPVM_FIT_EMULATORPIN : 0) |
+                        (o.iothreads ? HPVM_FIT_IOTHREADPIN : 0);
+        if (v->numatune_auto)
+                what |= HPVM_FIT_NUMATUNE | HPVM_FIT_STRICT;
+        if ((r = hpvm_fit_apply(d, p, what, warn, err)) < 0)
+                return r;
+        if (v->cputune_auto && p->helpers_shared && (o.emulator || o.iothreads))
+                hpvm_warn(warn, "cputune=auto: no free host CPU is left on node %u for the emulator and IO threads: "
+                          "they share the vCPUs' CPUs", p->ncells ? p->cell_node[0] : 0);
+        return 0;
+}
+
+/*
+ * Record the CPUs the VM now holds: its pinned vCPUs, emulator and IO
+ * threads as the document says, plus siblings an isolate placement keeps
+ * idle for it. Hand pins on CPUs another VM holds are a warning.
+ */
+static int record(const VmStart *v, const HpvmDomain *d, const HpvmHost *host, const Ledger *lg, time_t now,
+                  HpvmWarnings *warn, HpvmError *err)
+{
+        _cleanup_usage_ HpvmUsage *others = NULL;
+        HpvmLedgerEntry e = { .since = now };
+        HpvmCpuSet s, clash;
+        char list[HPVM_CPUSET_STRMAX];
+        xmlNode *name = hpvm_xml_child(d->root, "name");
+        _cleanup_xmlchar_ xmlChar *text = name ? xmlNodeGetContent(name) : NULL;
+        int r;
+
+        snprintf(e.vm, sizeof(e.vm), "%s", lg->vm);
+        snprintf(e.name, sizeof(e.name), "%s", text ? (const char *)text : "");
+        hpvm_domain_get_pinned(d, "vcpupin", &e.cpus);
+        hpvm_domain_get_pinned(d, "emulatorpin", &s);
+        hpvm_cpuset_or(&e.cpus, &s);
+        hpvm_domain_get_pinned(d, "iothreadpin", &s);
+        hpvm_cpuset_or(&e.cpus, &s);
+        /* cpupolicy=isolate: a vCPU's core is the VM's whole (its other threads stay idle). */
+        if (v->cputune_auto && v->policy == HPVM_POLICY_ISOLATE) {
+                hpvm_domain_get_pinned(d, "vcpupin", &s);
+                for (int c = hpvm_cpuset_next(&s, 0); c >= 0; c = hpvm_cpuset_next(&s, (unsigned)c + 1)) {
+                        HpvmCpuSet sib;
+
+                        hpvm_host_siblings(host, (unsigned)c, &sib);
+                        hpvm_cpuset_or(&e.cpus, &sib);
+                }
+        }
+        others = hpvm_usage_new(host);
+        if (!others)
+                return hpvm_error_set(err, -ENOMEM, "out of memory");
+        if ((r = hpvm_ledger_apply(lg->l, host, others, lg->vm, err)) < 0)
+                return r;
+        clash = e.cpus;
+        hpvm_cpuset_and(&clash, &others->taken);
+        if (!hpvm_cpuset_is_empty(&clash)) {
+                hpvm_cpuset_format(&clash, list, sizeof(list));
+                hpvm_warn(warn, "cputune: host CPU %s is also held by another VM (see %s)", list,
+                          hpvm_ledger_path(lg->l));
+        }
+        if ((r = hpvm_ledger_put(lg->l, &e, err)) < 0)
+                return r;
+        return hpvm_ledger_commit(lg->l, err);
+}
+
 static int apply(const VmStart *v, HpvmDomain *d, const HpvmHost *host, const HpvmUsage *use,
-                 const HpvmVmReq *before, HpvmWarnings *warn, HpvmError *err)
+                 const HpvmVmReq *before, const HpvmConfig *cfg, const Ledger *lg, HpvmWarnings *warn,
+                 HpvmError *err)
 {
         _cleanup_vmreq_ HpvmVmReq after = { 0 };
         int r;
 
         /* Cells first: they prune memnodes the numatune edit must not see. */
-        if (v->guestnuma_raw && (r = hpvm_domain_set_guest_numa(d, &v->guestnuma, warn, err)) < 0)
+        if (MANUAL(v, guestnuma) && (r = hpvm_domain_set_guest_numa(d, &v->guestnuma, warn, err)) < 0)
                 return r;
-        if (v->numatune_raw && (r = hpvm_domain_set_numatune(d, &v->numatune, err)) < 0)
+        if (MANUAL(v, numatune) && (r = hpvm_domain_set_numatune(d, &v->numatune, err)) < 0)
                 return r;
         if (v->highperf && hpvm_profile_apply(d, v->iothreads_raw != NULL) < 0)
                 goto nomem;
@@ -350,11 +499,13 @@ static int apply(const VmStart *v, HpvmDomain *d, const HpvmHost *host, const Hp
                 return r;
         if (v->iothreads_raw && (r = hpvm_domain_set_iothreads(d, v->iothreads, warn, err)) < 0)
                 return r;
-        if ((v->cputune_raw && hpvm_domain_set_vcpupins(d, &v->cputune) < 0) ||
+        if ((MANUAL(v, cputune) && hpvm_domain_set_vcpupins(d, &v->cputune) < 0) ||
             (v->emulatorpin_raw && hpvm_domain_set_emulatorpin(d, &v->emulatorpin) < 0) ||
             (v->iothreadpin_raw && hpvm_domain_set_iothreadpins(d, &v->iothreadpin) < 0) ||
             (v->nosharepages_raw && hpvm_domain_set_nosharepages(d, v->nosharepages) < 0))
                 goto nomem;
+        if (ANY_AUTO(v) && (r = place(v, d, host, use, cfg, lg, warn, err)) < 0)
+                return r;
         if (v->hugepages_raw) {
                 /* The nodeset follows the cells and binding as edited above. */
                 if ((r = hpvm_domain_get_req(d, &after, err)) < 0 || (r = set_hugepages(v, d, &after, err)) < 0)
@@ -384,34 +535,68 @@ nomem:
         return hpvm_error_set(err, -ENOMEM, "out of memory editing the domain XML");
 }
 
+/* The VM's key in the ledger: vdsm's vmId, else the domain's uuid; false when neither is usable. */
+static bool vm_key(const HpvmVmStartCtx *ctx, const HpvmDomain *d, char *buf, size_t size)
+{
+        xmlNode *uuid = hpvm_xml_child(d->root, "uuid");
+        _cleanup_xmlchar_ xmlChar *text = NULL;
+
+        if (ctx->vm_id && *ctx->vm_id) {
+                snprintf(buf, size, "%s", ctx->vm_id);
+                return hpvm_state_token_valid(buf);
+        }
+        text = uuid ? xmlNodeGetContent(uuid) : NULL;
+        if (!text)
+                return false;
+        snprintf(buf, size, "%s", (const char *)text);
+        return hpvm_state_token_valid(buf);
+}
+
 int hpvm_vmstart_rewrite(const char *in, size_t len, HpvmPropGetter get, void *opaque,
                          const HpvmHostSource *src, char **ret_out, size_t *ret_len,
                          HpvmWarnings *warn, HpvmError *err)
+{
+        HpvmVmStartCtx ctx = { .get = get, .opaque = opaque };
+
+        if (src)
+                ctx.host = *src;
+        return hpvm_vmstart_rewrite_ctx(&ctx, in, len, ret_out, ret_len, warn, err);
+}
+
+int hpvm_vmstart_rewrite_ctx(const HpvmVmStartCtx *ctx, const char *in, size_t len, char **ret_out,
+                             size_t *ret_len, HpvmWarnings *warn, HpvmError *err)
 {
         _cleanup_vmreq_ HpvmVmReq before = { 0 };
         _cleanup_domain_ HpvmDomain *d = NULL;
         _cleanup_host_ HpvmHost *host = NULL;
         _cleanup_usage_ HpvmUsage *use = NULL;
         _cleanup_free_ char *orig = NULL, *out = NULL;
+        HpvmHostSource src = ctx->host;
+        const HpvmConfig *cfg = ctx->config;
+        Ledger lg = { 0 };
         size_t orig_len, out_len;
         VmStart v = { 0 };
+        unsigned parts = 0;
         int r;
 
-        v.cputune_raw = get_prop(get, opaque, "cputune");
-        v.numatune_raw = get_prop(get, opaque, "numatune");
-        v.guestnuma_raw = get_prop(get, opaque, "guestnuma");
-        v.hugepages_raw = get_prop(get, opaque, "hugepages");
-        v.invtsc_raw = get_prop(get, opaque, "invtsc");
-        v.emulatorpin_raw = get_prop(get, opaque, "emulatorpin");
-        v.iothreads_raw = get_prop(get, opaque, "iothreads");
-        v.iothreadpin_raw = get_prop(get, opaque, "iothreadpin");
-        v.nosharepages_raw = get_prop(get, opaque, "nosharepages");
-        v.highperf_raw = get_prop(get, opaque, "highperf");
+        v.cputune_raw = get_prop(ctx->get, ctx->opaque, "cputune");
+        v.numatune_raw = get_prop(ctx->get, ctx->opaque, "numatune");
+        v.guestnuma_raw = get_prop(ctx->get, ctx->opaque, "guestnuma");
+        v.hugepages_raw = get_prop(ctx->get, ctx->opaque, "hugepages");
+        v.invtsc_raw = get_prop(ctx->get, ctx->opaque, "invtsc");
+        v.emulatorpin_raw = get_prop(ctx->get, ctx->opaque, "emulatorpin");
+        v.iothreads_raw = get_prop(ctx->get, ctx->opaque, "iothreads");
+        v.iothreadpin_raw = get_prop(ctx->get, ctx->opaque, "iothreadpin");
+        v.nosharepages_raw = get_prop(ctx->get, ctx->opaque, "nosharepages");
+        v.highperf_raw = get_prop(ctx->get, ctx->opaque, "highperf");
+        v.cpupolicy_raw = get_prop(ctx->get, ctx->opaque, "cpupolicy");
         if (!any_prop(&v)) {
                 *ret_out = NULL;
                 *ret_len = 0;
                 return 0;
         }
+        if (!src.caps_path && !src.sysfs_root && cfg)
+                src.sysfs_root = cfg->sysfs_root;
 
         r = hpvm_domain_parse(in, len, &d, err);
         if (r < 0)
@@ -419,10 +604,32 @@ int hpvm_vmstart_rewrite(const char *in, size_t len, HpvmPropGetter get, void *o
         if ((r = parse_props(&v, err)) < 0 || (r = hpvm_domain_get_req(d, &before, err)) < 0 ||
             (r = check_vm(&v, d, &before, err)) < 0)
                 goto out;
+        /* The ledger's lock is held from before the host is read until the VM's CPUs are recorded. */
+        if (cfg && (ANY_AUTO(&v) || writes_pins(&v))) {
+                if (!vm_key(ctx, d, lg.vm, sizeof(lg.vm))) {
+                        if (ANY_AUTO(&v)) {
+                                r = hpvm_error_set(err, -EINVAL, "%s: the VM has no id ($vmId) nor <uuid> to hold "
+                                                   "CPUs in the ledger by", auto_prop(&v));
+                                goto out;
+                        }
+                } else if ((r = hpvm_ledger_open(cfg, &lg.l, err)) < 0 ||
+                           (r = hpvm_ledger_reclaim(lg.l, ctx->now, cfg->ledger_grace,
+                                                    src.sysfs_root ? src.sysfs_root : "/", warn, err)) < 0) {
+                        goto out;
+                } else {
+                        HpvmLedgerEntry e = { 0 };
+
+                        lg.has_entry = hpvm_ledger_get(lg.l, lg.vm, &e, NULL) == 0;
+                        hpvm_ledger_entry_clear(&e);
+                }
+        }
         /* Only what is checked against the host pays for reading it. */
         if (needs_host(&v)) {
-                r = load_host(src, (v.invtsc_raw && v.invtsc) || v.highperf ? HPVM_HOST_CPU_FLAGS : 0, &host, &use,
-                              err);
+                if ((v.invtsc_raw && v.invtsc) || v.highperf)
+                        parts |= HPVM_HOST_CPU_FLAGS;
+                if (ANY_AUTO(&v))
+                        parts |= HPVM_HOST_CPU_TOPOLOGY | HPVM_HOST_DISTANCES;
+                r = load_host(&src, parts, &host, &use, err);
                 if (r < 0 || (r = check_props_on_host(&v, host, err)) < 0)
                         goto out;
         }
@@ -430,7 +637,10 @@ int hpvm_vmstart_rewrite(const char *in, size_t len, HpvmPropGetter get, void *o
         if ((r = hpvm_domain_format(d, &orig, &orig_len, err)) < 0)
                 goto out;
         /* Edits, in memory: nothing is written unless every later check passes too. */
-        if ((r = apply(&v, d, host, use, &before, warn, err)) < 0 || (r = hpvm_domain_format(d, &out, &out_len, err)) < 0)
+        if ((r = apply(&v, d, host, use, &before, cfg, &lg, warn, err)) < 0 ||
+            (r = hpvm_domain_format(d, &out, &out_len, err)) < 0)
+                goto out;
+        if (lg.l && writes_pins(&v) && !ctx->dry_run && (r = record(&v, d, host, &lg, ctx->now, warn, err)) < 0)
                 goto out;
         if (out_len == orig_len && !memcmp(out, orig, out_len)) {
                 *ret_out = NULL;
@@ -441,6 +651,7 @@ int hpvm_vmstart_rewrite(const char *in, size_t len, HpvmPropGetter get, void *o
                 out = NULL;
         }
 out:
+        hpvm_ledger_close(lg.l);
         vmstart_clear(&v);
         return r;
 }

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <stddef.h>
+#include <time.h>
 
+#include "config.h"
 #include "util.h"
 
 /* Where the host facts come from; both NULL: the live host (sysfs and procfs under /). */
@@ -29,3 +31,27 @@ extern const char *const hpvm_vmstart_props[];
 int hpvm_vmstart_rewrite(const char *in, size_t len, HpvmPropGetter get, void *opaque,
                          const HpvmHostSource *src, char **ret_out, size_t *ret_len,
                          HpvmWarnings *warn, HpvmError *err);
+
+/* Everything the hook knows besides the document. */
+typedef struct HpvmVmStartCtx {
+        HpvmPropGetter get;
+        void *opaque;
+        HpvmHostSource host;            /* NULL members: the config's sysfs_root, else the live host */
+        const HpvmConfig *config;       /* NULL: no ledger; the default CPUs are reserved for the host */
+        const char *vm_id;              /* vdsm's vmId; NULL: the domain's <uuid> */
+        time_t now;                     /* for the ledger's timestamps */
+        bool dry_run;                   /* read the ledger, record nothing */
+} HpvmVmStartCtx;
+
+/*
+ * hpvm_vmstart_rewrite() with a configuration: `auto` values (cputune,
+ * numatune, guestnuma) are placed by the placement engine around the CPUs
+ * the host keeps (reserved_cpus) and those other VMs hold in the ledger
+ * (state_dir), and every VM this call pins is recorded there before it
+ * returns, all under the ledger's lock: two VMs started at once never get
+ * the same CPU. A second run on the same VM keeps its own pins.
+ * Returns as hpvm_vmstart_rewrite(); a ledger that cannot be opened or is
+ * damaged refuses with one line naming the file.
+ */
+int hpvm_vmstart_rewrite_ctx(const HpvmVmStartCtx *ctx, const char *in, size_t len, char **ret_out,
+                             size_t *ret_len, HpvmWarnings *warn, HpvmError *err);

@@ -312,7 +312,7 @@ static void dry_run(const HookCtx *c, const char *prop, Version *ret)
 static pid_t spawn_hook(const HookCtx *c, const char *prop)
 {
         const char *argv[] = { c->hook, "--domxml", c->path, "--host-caps", c->caps, NULL };
-        const char *envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8", prop, NULL };
+        const char *envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8", prop, th_config_env(), NULL };
         pid_t pid = fork();
 
         ck_assert_int_ge(pid, 0);

@@ -243,7 +243,7 @@ static char *read_fd(int fd)
 static void run_hook(const PropSet *ps, HookRun *ret)
 {
         const char *argv[] = { g.hook, "--sysfs-root", g.tree, NULL };
-        const char *envp[PROPS_MAX + 4];
+        const char *envp[PROPS_MAX + 5];
         char errname[] = "/tmp/hpvm-sweep-err-XXXXXX";
         int errfd = mkstemp(errname), status = 0;
         size_t n = 0;
@@ -257,6 +257,7 @@ static void run_hook(const PropSet *ps, HookRun *ret)
         envp[n++] = g.env_domxml;
         for (size_t i = 0; i < ps->n; i++)
                 envp[n++] = ps->env[i];
+        envp[n++] = th_config_env();
         envp[n] = NULL;
 
         start = now_s();

@@ -118,6 +118,39 @@ static char *read_fd_all(int fd)
         return buf;
 }
 
+static char th_conf_env[4400];
+static char th_conf_dir[2048];
+
+static void th_conf_cleanup(void)
+{
+        if (th_conf_dir[0] && getpid() == (pid_t)strtol(strrchr(th_conf_dir, '-') + 1, NULL, 10))
+                th_rmtree(th_conf_dir);
+}
+
+const char *th_config_env(void)
+{
+        char path[4200];
+        FILE *f;
+
+        if (th_conf_env[0])
+                return th_conf_env;
+        snprintf(th_conf_dir, sizeof(th_conf_dir), "%s/hpvm-testconf-%ld",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+        ck_assert(mkdir(th_conf_dir, 0755) == 0 || errno == EEXIST);
+        /* The state folder is shared with hooks run as another user (hostile tests run as nobody). */
+        snprintf(path, sizeof(path), "%s/state", th_conf_dir);
+        ck_assert(mkdir(path, 01777) == 0 || errno == EEXIST);
+        ck_assert_int_eq(chmod(path, 01777), 0);
+        snprintf(path, sizeof(path), "%s/hpvm.conf", th_conf_dir);
+        f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "# written by the test suite: hooks it runs keep their ledgers here\nstate_dir=%s/state\n", th_conf_dir);
+        ck_assert_int_eq(fclose(f), 0);
+        snprintf(th_conf_env, sizeof(th_conf_env), "HPVM_CONFIG=%s", path);
+        atexit(th_conf_cleanup);
+        return th_conf_env;
+}
+
 void th_run(const char *const argv[], const char *const env[], int timeout_s, ThRun *ret)
 {
         static const ThLimits none = { .uid = -1 };
@@ -142,9 +175,17 @@ void th_run_limited(const char *const argv[], const char *const env[], int timeo
         unlink(errname);
         envp[n++] = "PATH=/usr/bin:/bin:/usr/sbin:/sbin";
         envp[n++] = "LC_ALL=C.UTF-8";
-        for (size_t i = 0; env && env[i]; i++) {
-                ck_assert(n < HPVM_TH_ENV_MAX);
-                envp[n++] = env[i];
+        {
+                bool own = false;
+
+                for (size_t i = 0; env && env[i]; i++) {
+                        ck_assert(n < HPVM_TH_ENV_MAX);
+                        envp[n++] = env[i];
+                        own |= !strncmp(env[i], "HPVM_CONFIG=", 12);
+                }
+                /* Never the host's /etc/hpvm-hooks or /run/hpvm-hooks: a private config unless one is given. */
+                if (!own)
+                        envp[n++] = th_config_env();
         }
         envp[n] = NULL;
 

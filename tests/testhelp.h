@@ -24,6 +24,13 @@ void th_rmtree(const char *dir);
 
 #define HPVM_TH_ENV_MAX 60
 
+/*
+ * "HPVM_CONFIG=<file>": a private configuration (state_dir in a folder of
+ * this test process, removed at exit) that th_run() gives every hook unless
+ * @env names its own HPVM_CONFIG.
+ */
+const char *th_config_env(void);
+
 typedef struct ThRun {
         int status;     /* exit code, or 128+signal */
         char *out;      /* stdout, NUL-terminated */
