@@ -432,8 +432,8 @@ static int place(const VmStart *v, HpvmDomain *d, const HpvmHost *host, const Hp
 }
 
 /*
- * Record the CPUs the VM now holds: its pinned vCPUs, emulator and IO
- * threads as the document says, plus siblings an isolate placement keeps
+ * Record the CPUs the VM now holds: its pinned vCPUs, the emulator and IO
+ * thread CPUs the engine gave it, plus siblings an isolate placement keeps
  * idle for it. Hand pins on CPUs another VM holds are a warning.
  */
 static int record(const VmStart *v, const HpvmDomain *d, const HpvmHost *host, const Ledger *lg, time_t now,
@@ -450,10 +450,16 @@ static int record(const VmStart *v, const HpvmDomain *d, const HpvmHost *host, c
         snprintf(e.vm, sizeof(e.vm), "%s", lg->vm);
         snprintf(e.name, sizeof(e.name), "%s", text ? (const char *)text : "");
         hpvm_domain_get_pinned(d, "vcpupin", &e.cpus);
-        hpvm_domain_get_pinned(d, "emulatorpin", &s);
-        hpvm_cpuset_or(&e.cpus, &s);
-        hpvm_domain_get_pinned(d, "iothreadpin", &s);
-        hpvm_cpuset_or(&e.cpus, &s);
+        /* Emulator and IO threads the engine placed are this VM's; a set typed by hand is usually the
+         * host's shared housekeeping CPUs, which no VM holds alone. */
+        if (v->cputune_auto && !v->emulatorpin_raw) {
+                hpvm_domain_get_pinned(d, "emulatorpin", &s);
+                hpvm_cpuset_or(&e.cpus, &s);
+        }
+        if (v->cputune_auto && !v->iothreadpin_raw) {
+                hpvm_domain_get_pinned(d, "iothreadpin", &s);
+                hpvm_cpuset_or(&e.cpus, &s);
+        }
         /* cpupolicy=isolate: a vCPU's core is the VM's whole (its other threads stay idle). */
         if (v->cputune_auto && v->policy == HPVM_POLICY_ISOLATE) {
                 hpvm_domain_get_pinned(d, "vcpupin", &s);
