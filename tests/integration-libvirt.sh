@@ -29,6 +29,7 @@ for cmd in libvirtd virtlogd virsh qemu-system-x86_64; do
 done
 [ -x "$builddir/tests/test-libvirt" ] || cannot_run "$builddir/tests/test-libvirt not built"
 [ -x "$builddir/hooks/before_vm_start" ] || cannot_run "$builddir/hooks/before_vm_start not built"
+[ -x "$builddir/tools/hpvm-fit" ] || cannot_run "$builddir/tools/hpvm-fit not built"
 
 . "$srcdir/tests/libvirtd-env.sh"
 

@@ -22,6 +22,7 @@
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 
+#include "cpuset.h"
 #include "testhelp.h"
 
 #define URI "qemu:///system"
@@ -379,6 +380,98 @@ static void assert_xpath_eq(xmlXPathContextPtr ctx, const char *expr, const char
         free(got);
 }
 
+/*
+ * Run hpvm-fit --json --explain on qemu:///system for a small VM that is
+ * not running (a VM's own CPUs never count against it), nothing reserved
+ * for the host; its output in @r (caller clears).
+ */
+static void run_fit_system(ThRun *r)
+{
+        char tool[PATH_MAX], vm[PATH_MAX + 16], conf[PATH_MAX + 16], env_conf[PATH_MAX + 32];
+        const char *argv[] = { tool, "--domain", vm, "--json", "--explain", URI, NULL };
+        const char *env[] = { env_conf, NULL };
+        static const char vm_xml[] = "<domain type='qemu'><name>hpvm-it-fit</name>"
+                                     "<uuid>7d1e5c3a-2b4f-4e6a-9c8d-0f1e2d3c4b5a</uuid><memory unit='MiB'>64</memory>"
+                                     "<vcpu>1</vcpu><os><type>hvm</type></os></domain>\n";
+        static const char conf_text[] = "reserved_cpus=\n";
+
+        snprintf(tool, sizeof(tool), "%s/tools/hpvm-fit", g_builddir);
+        snprintf(vm, sizeof(vm), "%s/fit-vm.xml", g_tmpdir);
+        snprintf(conf, sizeof(conf), "%s/fit.conf", g_tmpdir);
+        snprintf(env_conf, sizeof(env_conf), "HPVM_CONFIG=%s", conf);
+        ck_assert(write_all(vm, vm_xml, strlen(vm_xml)));
+        ck_assert(write_all(conf, conf_text, strlen(conf_text)));
+        th_run(argv, env, 60, r);
+        unlink(vm);
+        unlink(conf);
+        ck_assert_msg(r->status == 0 || r->status == 1, "hpvm-fit exited %d: %s", r->status, r->err);
+        ck_assert_str_eq(r->err, "");
+}
+
+/* The cpuset in the JSON text right after @key (e.g. "\"taken\": \""); false when @key is absent. */
+static bool json_cpuset_after(const char *out, const char *key, HpvmCpuSet *ret)
+{
+        const char *p = strstr(out, key), *end;
+        HpvmError err = { 0 };
+
+        hpvm_cpuset_zero(ret);
+        if (!p)
+                return false;
+        p += strlen(key);
+        end = strchr(p, '"');
+        ck_assert_ptr_nonnull(end);
+        ck_assert_msg(end == p || hpvm_cpuset_parse(p, (size_t)(end - p), HPVM_CPUSET_MAX, "CPU", ret, &err) == 0,
+                      "%s", err.msg);
+        return true;
+}
+
+/* What hpvm-fit reports taken on this host; the map marks each of them T. */
+static void fit_taken(HpvmCpuSet *ret)
+{
+        char mark[32];
+        ThRun r;
+
+        run_fit_system(&r);
+        ck_assert_msg(json_cpuset_after(r.out, "\"taken\": \"", ret), "no taken CPUs in: %s", r.out);
+        for (int c = hpvm_cpuset_next(ret, 0); c >= 0; c = hpvm_cpuset_next(ret, (unsigned)c + 1)) {
+                snprintf(mark, sizeof(mark), " %d:T", c);
+                ck_assert_msg(strstr(r.out, mark), "the map does not show CPU %d taken: %s", c, r.out);
+        }
+        th_run_clear(&r);
+}
+
+/*
+ * While the guest runs, hpvm-fit sees its CPUs (@cpu_a, @cpu_b) taken, and
+ * names the guest as their holder with exactly those CPUs (other guests on
+ * this libvirtd may hold the same ones: the holder list tells them apart).
+ * @before: what it saw taken before the start.
+ */
+static void check_fit_sees_guest(const HpvmCpuSet *before, int cpu_a, int cpu_b)
+{
+        char was[HPVM_CPUSET_STRMAX], now[HPVM_CPUSET_STRMAX], key[128];
+        HpvmCpuSet taken, held, want;
+        ThRun r;
+
+        run_fit_system(&r);
+        ck_assert_msg(json_cpuset_after(r.out, "\"taken\": \"", &taken), "no taken CPUs in: %s", r.out);
+        ck_assert_msg(hpvm_cpuset_test(&taken, (unsigned)cpu_a) && hpvm_cpuset_test(&taken, (unsigned)cpu_b),
+                      "hpvm-fit %s: taken CPUs do not include %d and %d: %s", URI, cpu_a, cpu_b, r.out);
+        snprintf(key, sizeof(key), "\"name\": \"%s\", \"cpus\": \"", g_name);
+        ck_assert_msg(json_cpuset_after(r.out, key, &held), "hpvm-fit %s does not name %s as a holder: %s", URI,
+                      g_name, r.out);
+        hpvm_cpuset_zero(&want);
+        hpvm_cpuset_set(&want, (unsigned)cpu_a);
+        hpvm_cpuset_set(&want, (unsigned)cpu_b);
+        hpvm_cpuset_format(&held, now, sizeof(now));
+        ck_assert_msg(hpvm_cpuset_equal(&held, &want), "hpvm-fit %s: %s holds CPUs '%s', expected %d and %d", URI,
+                      g_name, now, cpu_a, cpu_b);
+        hpvm_cpuset_format(before, was, sizeof(was));
+        hpvm_cpuset_format(&taken, now, sizeof(now));
+        fact("hpvm-fit %s: taken CPUs '%s' before the start, '%s' while the guest runs; holder %s on CPUs %d,%d",
+             URI, was, now, g_name, cpu_a, cpu_b);
+        th_run_clear(&r);
+}
+
 /* ---------------------------------------------------------------- fixtures */
 
 static void suite_setup(void)
@@ -554,6 +647,7 @@ START_TEST(test_running_guest_has_hook_settings)
         virDomainPtr dom;
         xmlDocPtr doc;
         xmlXPathContextPtr ctx;
+        HpvmCpuSet fit_before;
         HookRun run;
 
         snprintf(cputune, sizeof(cputune), "0#%d,1#%d", g_cpu_hi, g_cpu_lo);
@@ -570,6 +664,7 @@ START_TEST(test_running_guest_has_hook_settings)
         xml = read_all(g_xmlpath, &xmllen);
         ck_assert_ptr_nonnull(xml);
 
+        fit_taken(&fit_before);
         conn = connect_or_fail();
         dom = virDomainDefineXML(conn, xml);
         ck_assert_msg(dom != NULL, "libvirt refuses the hook's XML: %s", virGetLastErrorMessage());
@@ -658,6 +753,9 @@ START_TEST(test_running_guest_has_hook_settings)
         xmlXPathFreeContext(ctx);
         xmlFreeDoc(doc);
         free(live);
+
+        /* The administrator's view of this host while the guest runs. */
+        check_fit_sees_guest(&fit_before, expected_cpu(0), expected_cpu(1));
 
         ck_assert_int_eq(virDomainDestroy(dom), 0);
         ck_assert_int_eq(virDomainUndefine(dom), 0);
