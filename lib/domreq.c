@@ -164,6 +164,11 @@ static uint64_t tsc_frequency(const HpvmDomain *d)
 
 int hpvm_domain_get_req(const HpvmDomain *d, HpvmVmReq *ret, HpvmError *err)
 {
+        return hpvm_domain_get_req_parts(d, 0, ret, err);
+}
+
+int hpvm_domain_get_req_parts(const HpvmDomain *d, unsigned flags, HpvmVmReq *ret, HpvmError *err)
+{
         xmlNode *cputune = hpvm_xml_child(d->root, "cputune");
         xmlNode *topo = hpvm_xml_child(hpvm_xml_child(d->root, "cpu"), "topology");
         HpvmVmReq r = { .vcpus = d->vcpus };
@@ -185,13 +190,15 @@ int hpvm_domain_get_req(const HpvmDomain *d, HpvmVmReq *ret, HpvmError *err)
                 for (size_t i = 0; i < r.ncells; i++)
                         r.mem_kib += r.cells[i].mem_kib;
         }
-        if (read_pins(cputune, "vcpupin", "vcpu", r.vcpus, &r.vcpupin) < 0 ||
-            read_pins(cputune, "iothreadpin", "iothread", UINT32_MAX, &r.iothreadpin) < 0) {
-                k = hpvm_error_set(err, -ENOMEM, "out of memory");
-                goto fail;
+        if (!(flags & HPVM_REQ_NO_PINS)) {
+                if (read_pins(cputune, "vcpupin", "vcpu", r.vcpus, &r.vcpupin) < 0 ||
+                    read_pins(cputune, "iothreadpin", "iothread", UINT32_MAX, &r.iothreadpin) < 0) {
+                        k = hpvm_error_set(err, -ENOMEM, "out of memory");
+                        goto fail;
+                }
+                r.has_emulatorpin = hpvm_xml_prop_cpuset(hpvm_xml_child(cputune, "emulatorpin"), "cpuset",
+                                                         HPVM_CPUSET_MAX, &r.emulatorpin);
         }
-        r.has_emulatorpin = hpvm_xml_prop_cpuset(hpvm_xml_child(cputune, "emulatorpin"), "cpuset", HPVM_CPUSET_MAX,
-                                        &r.emulatorpin);
         r.invtsc = requires_invtsc(d);
         r.tsc_hz = tsc_frequency(d);
         *ret = r;

@@ -19,6 +19,10 @@
  */
 int hpvm_domain_get_req(const HpvmDomain *d, HpvmVmReq *ret, HpvmError *err);
 
+/* The same without the pins (vcpupin, emulatorpin, iothreadpin stay empty): cheaper on big VMs. */
+#define HPVM_REQ_NO_PINS 1u
+int hpvm_domain_get_req_parts(const HpvmDomain *d, unsigned flags, HpvmVmReq *ret, HpvmError *err);
+
 /*
  * oVirt's CPU pinning policy for the VM, from
  * <metadata><ovirt-vm:vm><ovirt-vm:cpuPolicy>: "none", "manual",

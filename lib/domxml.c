@@ -209,11 +209,45 @@ void hpvm_domain_remove(xmlNode *node)
 
 int hpvm_domain_set_prop(xmlNode *node, const char *name, const char *value)
 {
+        _cleanup_xmlchar_ xmlChar *old = NULL;
+
         if (!value) {
                 xmlUnsetProp(node, BAD_CAST name);
                 return 0;
         }
+        /* The same value again changes nothing (and creates no node: see hpvm_domain_track_begin). */
+        old = hpvm_xml_prop(node, name);
+        if (old && xmlStrEqual(old, BAD_CAST value))
+                return 0;
         return xmlSetProp(node, BAD_CAST name, BAD_CAST value) ? 0 : -ENOMEM;
+}
+
+/*
+ * Change tracking: while it is on, libxml2 calls these for every
+ * node it creates or frees, and an edit that changes the tree does one of the
+ * two (a new attribute value is a new text node).
+ */
+static bool tracked_change;
+static xmlRegisterNodeFunc saved_register;
+static xmlDeregisterNodeFunc saved_deregister;
+
+static void note_node(xmlNodePtr n)
+{
+        tracked_change = true;
+}
+
+void hpvm_domain_track_begin(void)
+{
+        tracked_change = false;
+        saved_register = xmlRegisterNodeDefault(note_node);
+        saved_deregister = xmlDeregisterNodeDefault(note_node);
+}
+
+bool hpvm_domain_track_end(void)
+{
+        xmlRegisterNodeDefault(saved_register);
+        xmlDeregisterNodeDefault(saved_deregister);
+        return tracked_change;
 }
 
 /* One indentation level as the input writes it: what precedes the root's first child. */
@@ -518,6 +552,13 @@ int hpvm_domain_set_feature(HpvmDomain *d, const char *name, bool require)
                 if (!f)
                         return -ENOMEM;
                 hpvm_domain_insert(d, cpu, f);
+        }
+        {
+                _cleanup_xmlchar_ xmlChar *policy = hpvm_xml_prop(f, "policy");
+
+                if (policy && xmlStrEqual(policy, BAD_CAST "require") && f->properties &&
+                    xmlStrEqual(f->properties->name, BAD_CAST "policy"))
+                        return 0;       /* already as libvirt writes it */
         }
         /* libvirt formats policy before name. */
         if (hpvm_domain_set_prop(f, "name", NULL) < 0 || hpvm_domain_set_prop(f, "policy", "require") < 0 ||
@@ -1112,7 +1153,12 @@ int hpvm_domain_set_iothreads(HpvmDomain *d, unsigned n, HpvmWarnings *warn, Hpv
         if (!io)
                 return NOMEM(err);
         snprintf(buf, sizeof(buf), "%u", n);
-        xmlNodeSetContent(io, BAD_CAST buf);
+        {
+                _cleanup_xmlchar_ xmlChar *old = xmlNodeGetContent(io);
+
+                if (!old || !xmlStrEqual(old, BAD_CAST buf))
+                        xmlNodeSetContent(io, BAD_CAST buf);
+        }
         return 0;
 }
 

@@ -159,7 +159,17 @@ void hpvm_domain_insert_after(HpvmDomain *d, xmlNode *prev, xmlNode *node);
 /* Unlink and free @node with the indentation in front of it. */
 void hpvm_domain_remove(xmlNode *node);
 
-/* Set attribute @name to @value (NULL: remove it). Returns 0 or -ENOMEM. */
+/*
+ * Whether edits changed the document: begin before them, end after (it
+ * returns true when any node was created or freed in between). The edits
+ * here create or free nothing when the document already says what they
+ * would write, so "false" means the document is as it was and need not
+ * even be serialized. Process-wide libxml2 callbacks: not for threads.
+ */
+void hpvm_domain_track_begin(void);
+bool hpvm_domain_track_end(void);
+
+/* Set attribute @name to @value (NULL: remove it; the same value: nothing). Returns 0 or -ENOMEM. */
 int hpvm_domain_set_prop(xmlNode *node, const char *name, const char *value);
 
 /*

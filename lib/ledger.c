@@ -333,6 +333,15 @@ int hpvm_ledger_reclaim(HpvmLedger *l, time_t now, uint64_t grace, const char *p
                 const char *why = NULL;
 
                 snprintf(vm, sizeof(vm), "%s", hpvm_record_id(rec));
+                {
+                        /* A damaged entry is refused, never dropped: it may stand for CPUs a VM holds. */
+                        HpvmLedgerEntry e;
+
+                        r = read_entry(l, rec, &e, err);
+                        hpvm_ledger_entry_clear(&e);
+                        if (r < 0)
+                                return r;
+                }
                 if (state && !strcmp(state, "reserved")) {
                         if (hpvm_record_get_time(rec, "expires", &expires, NULL) < 0 || expires <= now)
                                 why = "its reservation for an incoming migration expired";

@@ -363,6 +363,8 @@ typedef struct Ledger {
         HpvmLedger *l;          /* NULL: no configuration, nothing recorded */
         char vm[HPVM_STATE_TOKEN_MAX + 1];
         bool has_entry;         /* the VM was recorded before: a second run on it */
+        bool held_known;        /* held was worked out on the way (placement, or the pins typed) */
+        HpvmCpuSet held;
 } Ledger;
 
 /* The property whose `auto` a placement failure is about. */
@@ -378,7 +380,7 @@ static const char *auto_prop(const VmStart *v)
  * valid and free.
  */
 static int place(const VmStart *v, HpvmDomain *d, const HpvmHost *host, const HpvmUsage *use, const HpvmConfig *cfg,
-                 const Ledger *lg, HpvmWarnings *warn, HpvmError *err)
+                 Ledger *lg, HpvmWarnings *warn, HpvmError *err)
 {
         _cleanup_vmreq_ HpvmVmReq req = { 0 };
         _cleanup_usage_ HpvmUsage *u = NULL;
@@ -425,6 +427,11 @@ static int place(const VmStart *v, HpvmDomain *d, const HpvmHost *host, const Hp
                 what |= HPVM_FIT_NUMATUNE | HPVM_FIT_STRICT;
         if ((r = hpvm_fit_apply(d, p, what, warn, err)) < 0)
                 return r;
+        if (v->cputune_auto) {
+                /* Every CPU the engine gave the VM: vCPUs, held siblings, its emulator/IO CPU. */
+                lg->held = p->held;
+                lg->held_known = true;
+        }
         if (v->cputune_auto && p->helpers_shared && (o.emulator || o.iothreads))
                 hpvm_warn(warn, "cputune=auto: no free host CPU is left on node %u for the emulator and IO threads: "
                           "they share the vCPUs' CPUs", p->ncells ? p->cell_node[0] : 0);
@@ -432,16 +439,18 @@ static int place(const VmStart *v, HpvmDomain *d, const HpvmHost *host, const Hp
 }
 
 /*
- * Record the CPUs the VM now holds: its pinned vCPUs, emulator and IO
- * threads as the document says, plus siblings an isolate placement keeps
- * idle for it. Hand pins on CPUs another VM holds are a warning.
+ * Record the CPUs the VM now holds: its pinned vCPUs, and with cputune=auto
+ * the emulator and IO thread CPUs and isolate's idle siblings the engine gave
+ * it (a set typed by hand for the emulator or IO threads is usually the
+ * host's shared housekeeping CPUs, which no VM holds alone). Hand pins on
+ * CPUs another VM holds are a warning.
  */
 static int record(const VmStart *v, const HpvmDomain *d, const HpvmHost *host, const Ledger *lg, time_t now,
                   HpvmWarnings *warn, HpvmError *err)
 {
         _cleanup_usage_ HpvmUsage *others = NULL;
         HpvmLedgerEntry e = { .since = now };
-        HpvmCpuSet s, clash;
+        HpvmCpuSet clash;
         char list[HPVM_CPUSET_STRMAX];
         xmlNode *name = hpvm_xml_child(d->root, "name");
         _cleanup_xmlchar_ xmlChar *text = name ? xmlNodeGetContent(name) : NULL;
@@ -449,21 +458,11 @@ static int record(const VmStart *v, const HpvmDomain *d, const HpvmHost *host, c
 
         snprintf(e.vm, sizeof(e.vm), "%s", lg->vm);
         snprintf(e.name, sizeof(e.name), "%s", text ? (const char *)text : "");
-        hpvm_domain_get_pinned(d, "vcpupin", &e.cpus);
-        hpvm_domain_get_pinned(d, "emulatorpin", &s);
-        hpvm_cpuset_or(&e.cpus, &s);
-        hpvm_domain_get_pinned(d, "iothreadpin", &s);
-        hpvm_cpuset_or(&e.cpus, &s);
-        /* cpupolicy=isolate: a vCPU's core is the VM's whole (its other threads stay idle). */
-        if (v->cputune_auto && v->policy == HPVM_POLICY_ISOLATE) {
-                hpvm_domain_get_pinned(d, "vcpupin", &s);
-                for (int c = hpvm_cpuset_next(&s, 0); c >= 0; c = hpvm_cpuset_next(&s, (unsigned)c + 1)) {
-                        HpvmCpuSet sib;
-
-                        hpvm_host_siblings(host, (unsigned)c, &sib);
-                        hpvm_cpuset_or(&e.cpus, &sib);
-                }
-        }
+        /* cputune (typed or placed) tells what the VM holds; else the vCPU pins it already has. */
+        if (lg->held_known)
+                e.cpus = lg->held;
+        else
+                hpvm_domain_get_pinned(d, "vcpupin", &e.cpus);
         others = hpvm_usage_new(host);
         if (!others)
                 return hpvm_error_set(err, -ENOMEM, "out of memory");
@@ -482,7 +481,7 @@ static int record(const VmStart *v, const HpvmDomain *d, const HpvmHost *host, c
 }
 
 static int apply(const VmStart *v, HpvmDomain *d, const HpvmHost *host, const HpvmUsage *use,
-                 const HpvmVmReq *before, const HpvmConfig *cfg, const Ledger *lg, HpvmWarnings *warn,
+                 const HpvmVmReq *before, const HpvmConfig *cfg, Ledger *lg, HpvmWarnings *warn,
                  HpvmError *err)
 {
         _cleanup_vmreq_ HpvmVmReq after = { 0 };
@@ -504,17 +503,25 @@ static int apply(const VmStart *v, HpvmDomain *d, const HpvmHost *host, const Hp
             (v->iothreadpin_raw && hpvm_domain_set_iothreadpins(d, &v->iothreadpin) < 0) ||
             (v->nosharepages_raw && hpvm_domain_set_nosharepages(d, v->nosharepages) < 0))
                 goto nomem;
+        if (MANUAL(v, cputune)) {
+                /* What the VM holds is what was typed: no need to read it back from the document. */
+                hpvm_cpuset_zero(&lg->held);
+                for (size_t i = 0; i < v->cputune.n; i++)
+                        hpvm_cpuset_or(&lg->held, &v->cputune.pins[i].cpus);
+                lg->held_known = true;
+        }
         if (ANY_AUTO(v) && (r = place(v, d, host, use, cfg, lg, warn, err)) < 0)
                 return r;
         if (v->hugepages_raw) {
                 /* The nodeset follows the cells and binding as edited above. */
-                if ((r = hpvm_domain_get_req(d, &after, err)) < 0 || (r = set_hugepages(v, d, &after, err)) < 0)
+                if ((r = hpvm_domain_get_req_parts(d, HPVM_REQ_NO_PINS, &after, err)) < 0 ||
+                    (r = set_hugepages(v, d, &after, err)) < 0)
                         return r;
                 hpvm_vmreq_clear(&after);
         }
 
-        /* What the VM now needs, checked where a property of ours decided it. */
-        if ((r = hpvm_domain_get_req(d, &after, err)) < 0)
+        /* What the VM now needs, checked where a property of ours decided it (no check reads pins). */
+        if ((r = hpvm_domain_get_req_parts(d, HPVM_REQ_NO_PINS, &after, err)) < 0)
                 return r;
         if (v->hugepages_raw && (r = check_whole_pages(&after, err)) < 0)
                 return r;
@@ -570,13 +577,14 @@ int hpvm_vmstart_rewrite_ctx(const HpvmVmStartCtx *ctx, const char *in, size_t l
         _cleanup_domain_ HpvmDomain *d = NULL;
         _cleanup_host_ HpvmHost *host = NULL;
         _cleanup_usage_ HpvmUsage *use = NULL;
-        _cleanup_free_ char *orig = NULL, *out = NULL;
+        _cleanup_free_ char *out = NULL;
         HpvmHostSource src = ctx->host;
         const HpvmConfig *cfg = ctx->config;
         Ledger lg = { 0 };
-        size_t orig_len, out_len;
+        size_t out_len = 0;
         VmStart v = { 0 };
         unsigned parts = 0;
+        bool changed;
         int r;
 
         v.cputune_raw = get_prop(ctx->get, ctx->opaque, "cputune");
@@ -601,7 +609,7 @@ int hpvm_vmstart_rewrite_ctx(const HpvmVmStartCtx *ctx, const char *in, size_t l
         r = hpvm_domain_parse(in, len, &d, err);
         if (r < 0)
                 return r;
-        if ((r = parse_props(&v, err)) < 0 || (r = hpvm_domain_get_req(d, &before, err)) < 0 ||
+        if ((r = parse_props(&v, err)) < 0 || (r = hpvm_domain_get_req_parts(d, HPVM_REQ_NO_PINS, &before, err)) < 0 ||
             (r = check_vm(&v, d, &before, err)) < 0)
                 goto out;
         /* The ledger's lock is held from before the host is read until the VM's CPUs are recorded. */
@@ -633,16 +641,16 @@ int hpvm_vmstart_rewrite_ctx(const HpvmVmStartCtx *ctx, const char *in, size_t l
                 if (r < 0 || (r = check_props_on_host(&v, host, err)) < 0)
                         goto out;
         }
-        /* The document as libvirt would get it unchanged: a rewrite that ends up equal leaves the file alone. */
-        if ((r = hpvm_domain_format(d, &orig, &orig_len, err)) < 0)
-                goto out;
-        /* Edits, in memory: nothing is written unless every later check passes too. */
-        if ((r = apply(&v, d, host, use, &before, cfg, &lg, warn, err)) < 0 ||
-            (r = hpvm_domain_format(d, &out, &out_len, err)) < 0)
+        /* Edits, in memory: nothing is written unless every later check passes too. Edits that find
+         * the document already as they would make it touch no node: then the file is left alone. */
+        hpvm_domain_track_begin();
+        r = apply(&v, d, host, use, &before, cfg, &lg, warn, err);
+        changed = hpvm_domain_track_end();
+        if (r < 0 || (changed && (r = hpvm_domain_format(d, &out, &out_len, err)) < 0))
                 goto out;
         if (lg.l && writes_pins(&v) && !ctx->dry_run && (r = record(&v, d, host, &lg, ctx->now, warn, err)) < 0)
                 goto out;
-        if (out_len == orig_len && !memcmp(out, orig, out_len)) {
+        if (!changed || (out_len == len && !memcmp(out, in, len))) {
                 *ret_out = NULL;
                 *ret_len = 0;
         } else {

@@ -56,6 +56,15 @@ static const Golden goldens[] = {
           { "emulatorpin=3", "iothreadpin=1#2", "nosharepages=yes", "invtsc=true" }, 2 },
         { "usb-hostdev-no-profile", "usb-hostdev.xml", "numa1", NULL, { "iothreads=4", "iothreadpin=4#0-3" }, 0 },
         { "compact-highperf-invtsc", "compact.xml", "numa1", NULL, { "highperf=true", "invtsc=true" }, 8 },
+        /* Automatic placement: the engine decides pins, binding and (guestnuma=auto) the cells. */
+        { "engine-auto-8node", "engine.xml", NULL, "caps-8node.xml",
+          { "cputune=auto", "numatune=auto", "guestnuma=auto" }, 0 },
+        { "dump-auto-keep-cells", "libvirt-dump.xml", NULL, "caps-8node.xml", { "cputune=auto", "numatune=auto" }, 0 },
+        { "compact-auto-isolate", "compact.xml", NULL, "caps-8node.xml", { "cputune=auto", "cpupolicy=isolate" }, 0 },
+        { "tabs-auto-pages", "tabs.xml", NULL, "caps-8node.xml",
+          { "numatune=auto", "guestnuma=auto", "hugepages=2048", "cputune=auto" }, 0 },
+        { "engine-auto-highperf", "engine.xml", NULL, "caps-8node.xml",
+          { "highperf=true", "cputune=auto", "numatune=auto", "guestnuma=0-7#4G,8-15#4G", "iothreads=2" }, 3 },
         /* guestnuma leaves nothing naming a cell it removes: the memnode, cell 2 from the 1G page's
          * nodeset and the pxb's <node> each warn; distances, HMAT links and cell 2's cache just go. */
         { "numa-refs-2cells", "numa-refs.xml", NULL, NULL, { "guestnuma=0-1#1G,2-5#3G" }, 3 },
@@ -234,6 +243,13 @@ static const Refusal refusals[] = {
         { "libvirt-dump.xml", "numa2", { "numatune=restrictive#0" }, -EINVAL,
           "numatune: mode 'restrictive' conflicts with the VM's <numatune><memnode mode='strict'> "
           "(libvirt needs 'restrictive' in both or in neither)" },
+        { "engine.xml", "nonuma", { "cputune=auto" }, -ENOSPC,
+          "cputune=auto: node 0 has 3 free CPUs, guest cell 0 needs 16" },
+        { "engine.xml", "numa2", { "cpupolicy=isolate" }, -EINVAL,
+          "cpupolicy: it only steers automatic placement: set cputune=auto, numatune=auto or guestnuma=auto too, "
+          "or leave cpupolicy out" },
+        { "engine.xml", "numa2", { "cputune=auto", "cpupolicy=loose" }, -EINVAL,
+          "cpupolicy: 'loose': not a CPU policy (expected dedicated|isolate|siblings)" },
         { "engine.xml", "numa2", { "cputune=0#0-3,9x" }, -EINVAL,
           "cputune: '0#0-3,9x': '9x' is not a CPU number" },
         /* hugepages: size offered, whole pages, enough free where libvirt will take them */

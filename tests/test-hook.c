@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "cpuset.h"
 
 #include "testhelp.h"
 #include "util.h"
@@ -366,6 +370,126 @@ START_TEST(test_help_names_options_and_properties)
 }
 END_TEST
 
+/* A private config whose ledger this test reads: "HPVM_CONFIG=<dir>/hpvm.conf" in @env_buf. */
+static char *private_config(const char *extra, char *env_buf, size_t size)
+{
+        char *dir = th_tmpdir(), path[4096], text[4600];
+
+        snprintf(path, sizeof(path), "%s/hpvm.conf", dir);
+        snprintf(text, sizeof(text), "state_dir=%s/state\n%s", dir, extra ? extra : "");
+        th_write(path, text, strlen(text), 0644);
+        snprintf(env_buf, size, "HPVM_CONFIG=%s", path);
+        return dir;
+}
+
+/* Twenty VMs auto-placed at the same moment on one host: every one gets its own CPUs. */
+START_TEST(test_concurrent_auto_starts)
+{
+        enum { N = 20 };
+        _cleanup_free_ char *caps = th_src("tests/data/caps/caps-8node.xml");
+        _cleanup_free_ char *src = th_src("tests/data/domains/compact.xml"), *x = NULL, *ledger = NULL;
+        char conf[4200], paths[N][4200], vmid[N][64];
+        _cleanup_free_ char *dir = private_config(NULL, conf, sizeof(conf));
+        HpvmCpuSet all;
+        pid_t pids[N];
+        size_t len;
+
+        x = th_slurp(src, &len);
+        for (int i = 0; i < N; i++) {
+                snprintf(paths[i], sizeof(paths[i]), "%s/vm%d.xml", dir, i);
+                th_write(paths[i], x, len, 0600);
+                snprintf(vmid[i], sizeof(vmid[i]), "vmId=00000000-0000-4000-8000-%012d", i);
+        }
+        for (int i = 0; i < N; i++) {
+                pids[i] = fork();
+                ck_assert_int_ge(pids[i], 0);
+                if (pids[i] == 0) {
+                        char *argv[] = { vm.hook, (char *)"--domxml", paths[i], (char *)"--host-caps", caps, NULL };
+                        char *envp[] = { (char *)"PATH=/usr/bin:/bin", conf, vmid[i], (char *)"cputune=auto",
+                                         (char *)"numatune=auto", NULL };
+                        int devnull = open("/dev/null", O_RDWR);
+
+                        dup2(devnull, 1);
+                        dup2(devnull, 2);
+                        execve(argv[0], argv, envp);
+                        _exit(127);
+                }
+        }
+        for (int i = 0; i < N; i++) {
+                int st;
+
+                ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
+                ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "hook %d: status %#x", i, st);
+        }
+        /* The pins the VMs got are disjoint, and the ledger says exactly that. */
+        hpvm_cpuset_zero(&all);
+        for (int i = 0; i < N; i++) {
+                _cleanup_free_ char *out = th_slurp(paths[i], &len);
+                HpvmCpuSet mine;
+                const char *p = out;
+
+                hpvm_cpuset_zero(&mine);
+                while ((p = strstr(p, "<vcpupin vcpu=\"")) && (p = strstr(p, "cpuset=\""))) {
+                        p += 8;
+                        hpvm_cpuset_set(&mine, (unsigned)strtoul(p, NULL, 10));
+                }
+                ck_assert_uint_eq(hpvm_cpuset_count(&mine), 4);
+                ck_assert_msg(!hpvm_cpuset_intersects(&all, &mine), "VM %d got a CPU another VM has", i);
+                hpvm_cpuset_or(&all, &mine);
+        }
+        {
+                char lp[4300];
+
+                snprintf(lp, sizeof(lp), "%s/state/cpus", dir);
+                ledger = th_slurp(lp, &len);
+        }
+        ck_assert_uint_eq(th_lines(ledger), N + 1);
+        th_rmtree(dir);
+}
+END_TEST
+
+/* A damaged ledger refuses pinning with one line naming it; the domain XML stays as it was. */
+START_TEST(test_damaged_ledger_refused)
+{
+        char conf[4200], lp[4300];
+        _cleanup_free_ char *dir = private_config(NULL, conf, sizeof(conf));
+        const char *args[] = { "--sysfs-root", numa2, NULL };
+        const char *env[] = { vm.env_domxml, conf, "cputune=auto", NULL };
+        ThRun r;
+
+        snprintf(lp, sizeof(lp), "%s/state", dir);
+        ck_assert_int_eq(mkdir(lp, 0755), 0);
+        snprintf(lp, sizeof(lp), "%s/state/cpus", dir);
+        th_write(lp, "hpvm-state 1 cpus\nvm x state=running cpus=zz\n", 45, 0664);
+        run_hook(args, env, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_uint_eq(th_lines(r.err), 1);
+        ck_assert_msg(strstr(r.err, lp) && strstr(r.err, "damaged") && strstr(r.err, "hpvm-fit --repair-ledger"),
+                      "%s", r.err);
+        assert_untouched();
+        th_run_clear(&r);
+        th_rmtree(dir);
+}
+END_TEST
+
+/* A bad configuration file refuses with the file, the line and the bad part. */
+START_TEST(test_bad_config_refused)
+{
+        char conf[4200];
+        _cleanup_free_ char *dir = private_config("reserved_cpus=0-3,x\n", conf, sizeof(conf));
+        const char *env[] = { vm.env_domxml, conf, "cputune=auto", NULL };
+        ThRun r;
+
+        run_hook(NULL, env, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_uint_eq(th_lines(r.err), 1);
+        ck_assert_msg(strstr(r.err, "hpvm.conf:2: reserved_cpus: '0-3,x'"), "%s", r.err);
+        assert_untouched();
+        th_run_clear(&r);
+        th_rmtree(dir);
+}
+END_TEST
+
 static Suite *hook_suite(void)
 {
         Suite *s = suite_create("hook");
@@ -386,6 +510,9 @@ static Suite *hook_suite(void)
         tcase_add_test(tc, test_missing_domxml);
         tcase_add_loop_test(tc, test_bad_document, 0, HPVM_ARRAY_SIZE(bad_docs));
         tcase_add_test(tc, test_help_names_options_and_properties);
+        tcase_add_test(tc, test_concurrent_auto_starts);
+        tcase_add_test(tc, test_damaged_ledger_refused);
+        tcase_add_test(tc, test_bad_config_refused);
         suite_add_tcase(s, tc);
         return s;
 }

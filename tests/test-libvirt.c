@@ -930,6 +930,87 @@ START_TEST(test_profile_guest_starts)
 END_TEST
 
 /*
+ * Two 1-vCPU guests placed by cputune=auto through the hook, one after the
+ * other like two VM starts, on a ledger of their own with no CPU reserved:
+ * they get different host CPUs, read back from the running guests.
+ */
+START_TEST(test_two_auto_guests_get_distinct_cpus)
+{
+        char conf_path[PATH_MAX + 32], conf_env[PATH_MAX + 64], state[PATH_MAX + 16], names[2][80], vmid[2][80];
+        virConnectPtr conn = connect_or_fail();
+        virDomainPtr dom[2] = { NULL, NULL };
+        int cpu[2] = { -1, -1 };
+        size_t len;
+
+        snprintf(state, sizeof(state), "%s/auto-state", g_tmpdir);
+        snprintf(conf_path, sizeof(conf_path), "%s/auto.conf", g_tmpdir);
+        snprintf(conf_env, sizeof(conf_env), "HPVM_CONFIG=%s", conf_path);
+        {
+                char text[PATH_MAX + 64];
+
+                snprintf(text, sizeof(text), "state_dir=%s\nreserved_cpus=\n", state);
+                ck_assert(write_all(conf_path, text, strlen(text)));
+        }
+        for (int i = 0; i < 2; i++) {
+                /* Two CPUs here: the emulator goes on a shared set, as an administrator would give it. */
+                const char *props[] = { "cputune=auto", "emulatorpin=0-1", conf_env, vmid[i], NULL };
+                char *text, *one, *named, *err, *xml;
+                unsigned char map[64] = { 0 };
+                int rc, ncpus;
+
+                snprintf(names[i], sizeof(names[i]), "%s-auto%d", g_name, i);
+                snprintf(vmid[i], sizeof(vmid[i]), "vmId=7e57a070-0000-4000-8000-00000000000%d", i);
+                snprintf(conf_path, sizeof(conf_path), "%s/tests/data/integration/tcg-guest.xml", g_srcdir);
+                text = read_all(conf_path, &len);
+                ck_assert_ptr_nonnull(text);
+                one = replace_all(text, "<vcpu placement='static'>2</vcpu>", "<vcpu placement='static'>1</vcpu>");
+                named = replace_all(one, FIXTURE_NAME, names[i]);
+                free(text);
+                free(one);
+                text = replace_all(named, "cores='2'", "cores='1'");
+                free(named);
+                ck_assert(write_all(g_xmlpath, text, strlen(text)));
+                free(text);
+                snprintf(conf_path, sizeof(conf_path), "%s/auto.conf", g_tmpdir);
+                rc = run_hook_props(props, &err);
+                ck_assert_msg(rc == 0, "hook exit %d: %s", rc, err);
+                free(err);
+                xml = read_all(g_xmlpath, &len);
+                ck_assert_ptr_nonnull(xml);
+                dom[i] = virDomainCreateXML(conn, xml, 0);
+                ck_assert_msg(dom[i], "cannot start auto-placed guest %d: %s", i, virGetLastErrorMessage());
+                free(xml);
+                ncpus = virDomainGetVcpuPinInfo(dom[i], 1, map, sizeof(map), VIR_DOMAIN_AFFECT_LIVE);
+                ck_assert_int_eq(ncpus, 1);
+                for (int c = 0; c < (int)sizeof(map) * 8; c++)
+                        if (VIR_CPU_USABLE(map, sizeof(map), 0, c)) {
+                                ck_assert_msg(cpu[i] < 0, "guest %d is pinned to more than one CPU", i);
+                                cpu[i] = c;
+                        }
+                fact("auto: guest %s runs with its vCPU 0 pinned to host CPU %d (virDomainGetVcpuPinInfo)", names[i], cpu[i]);
+        }
+        ck_assert_msg(cpu[0] >= 0 && cpu[1] >= 0 && cpu[0] != cpu[1], "the two auto-placed guests share CPU %d", cpu[0]);
+        {
+                char ledger[PATH_MAX + 32];
+                char *text;
+
+                snprintf(ledger, sizeof(ledger), "%s/cpus", state);
+                text = read_all(ledger, &len);
+                ck_assert_ptr_nonnull(text);
+                ck_assert_msg(strstr(text, "7e57a070-0000-4000-8000-000000000000") &&
+                              strstr(text, "7e57a070-0000-4000-8000-000000000001"), "ledger:\n%s", text);
+                fact("auto: the ledger holds both: %s", strchr(text, '\n') + 1);
+                free(text);
+        }
+        for (int i = 0; i < 2; i++) {
+                virDomainDestroy(dom[i]);
+                virDomainFree(dom[i]);
+        }
+        virConnectClose(conn);
+}
+END_TEST
+
+/*
  * Every golden output of the before_vm_start rewrite, defined by libvirtd's
  * QEMU driver (which validates far more than the RelaxNG schema or the test
  * driver): only what ties a domain to the machine it came from is adjusted
@@ -1050,6 +1131,12 @@ static Suite *libvirt_suite(void)
         tcase_add_test(tc, test_graphics_alone_is_not_enough);
         tcase_add_test(tc, test_profile_engine_domain_defines);
         tcase_add_test(tc, test_profile_guest_starts);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("auto");
+        tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_two_auto_guests_get_distinct_cpus);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("goldens");

@@ -188,7 +188,14 @@ static int hook_parse(const char *name, const char *value, char *msg, size_t siz
         HpvmError err = { 0 };
         int r;
 
-        if (strcmp(name, "cputune") == 0) {
+        /* `auto` is a value of its own: the placement engine decides (lib/vmstart.c). */
+        if (!strcmp(value, "auto") && (!strcmp(name, "cputune") || !strcmp(name, "numatune") || !strcmp(name, "guestnuma"))) {
+                r = 0;
+        } else if (strcmp(name, "cpupolicy") == 0) {
+                HpvmCpuPolicy pol;
+
+                r = hpvm_prop_cpupolicy_parse(value, &pol, &err);
+        } else if (strcmp(name, "cputune") == 0) {
                 HpvmPinList l = { 0 };
 
                 r = hpvm_prop_cputune_parse(value, &l, &err);
@@ -386,6 +393,19 @@ static const struct {
         { "emulatorpin", "^0", HOOK_REFUSES },
         { "emulatorpin", "0,^0", HOOK_REFUSES },
         { "emulatorpin", "18446744073709551616", HOOK_REFUSES },
+        /* auto: the placement engine decides */
+        { "cputune", "auto", BOTH_OK },
+        { "numatune", "auto", BOTH_OK },
+        { "guestnuma", "auto", BOTH_OK },
+        { "cputune", "Auto", BOTH_REFUSE },
+        { "numatune", "auto#0", BOTH_REFUSE },
+        { "guestnuma", "autoauto", BOTH_REFUSE },
+        { "cpupolicy", "dedicated", BOTH_OK },
+        { "cpupolicy", "isolate", BOTH_OK },
+        { "cpupolicy", "Siblings", BOTH_OK },
+        { "cpupolicy", "isolate-threads", BOTH_REFUSE },
+        { "cpupolicy", "", BOTH_REFUSE },
+        { "cpupolicy", "none", BOTH_REFUSE },
         /* hugepages: oVirt's predefined property, checked against the engine's own expression */
         { "hugepages", "2048", BOTH_OK },
         { "hugepages", "1048576", BOTH_OK },
@@ -468,7 +488,8 @@ static const struct {
 /* Every property the hooks read, whether or not this file has samples for it. */
 static const char *const all_props[] = {
         "cputune", "numatune", "guestnuma", "hugepages", "invtsc", "nosharepages",
-        "highperf", "emulatorpin", "iothreads", "iothreadpin", "sriov_migratable", DEV_PREFIX "sriov_migratable",
+        "highperf", "emulatorpin", "iothreads", "iothreadpin", "cpupolicy", "sriov_migratable",
+        DEV_PREFIX "sriov_migratable",
 };
 
 START_TEST(test_sample)
