@@ -466,7 +466,7 @@ static void source_hook(const Guest *g, const char *conf, const char *result, Th
 /* Run the test tool inside host 2 (its /etc/hpvm-hooks, /run/hpvm-hooks, libvirtd), as its hooks will run. */
 static void in_host2(const Guest *g, const char *cmd, const char *file, ThRun *run)
 {
-        _cleanup_free_ char *tool = bin("tests/vfmig-tool"), *target = kv("--target", g_h2pid), *wd = NULL;
+        _cleanup_free_ char *tool = bin("tests/vfmig-tool"), *target = kv("--target", g_h2pid);
         _cleanup_free_ char *e_vm = kv("vmId", g->uuid);
         const char *const argv[] = { g_nsenter, target, "--mount", "--uts", "--wd=/", "--", tool, cmd, file, NULL };
         const char *const envp[] = { "HPVM_CONFIG=/etc/hpvm-hooks/hpvm.conf", e_vm, NULL };
@@ -498,7 +498,9 @@ static char *watch_end(const char *result, double limit)
                 char *text = slurp_opt(result);
 
                 if (text && strstr(text, "\nend pid=")) {
-                        fact("watcher said: %s", strstr(text, "\nend pid=") + 1);
+                        const char *end = strstr(text, "\nend pid=") + 1;
+
+                        fact("watcher said: %.*s", (int)strcspn(end, "\n"), end);
                         return text;
                 }
                 free(text);
@@ -629,7 +631,7 @@ START_TEST(test_migrate)
         ck_assert_msg(run.status == 0, "before_migration_source: exit %d: %s", run.status, run.err);
         ck_assert_str_eq(run.err, "");
         th_run_clear(&run);
-        timing("before_migration_source: unplug a booted guest's NIC, record, watcher", d);
+        timing("before_migration_source on a booted guest: unplug, record, watcher", d);
         ck_assert_uint_eq(count_in(g->dom, al), 0);
         ck_assert_msg(wait_serial(g, "pci-removed", removed0, 5) >= 0, "the guest saw no removal");
         ck_assert_uint_eq(record_count(g->dom), 1);

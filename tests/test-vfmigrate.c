@@ -482,7 +482,7 @@ START_TEST(test_sequence)
                 r = hpvm_vfmig_after_destination(&cb, live, &warn, &err);
         }
         if (_i == 0) {
-                ck_assert_int_eq(r, -EIO);
+                ck_assert_msg(r == -EIO, "%s: %d: %s", seq_names[_i], r, err.msg);
                 ck_assert_str_eq(err.msg, "VF NIC " MAC_VLAN " could not be plugged back (VM 'vfmig-vm': cannot plug NIC "
                                  MAC_VLAN " (alias ua-sriov-a) back: this function is not supported by the connection "
                                  "driver: virDomainAttachDeviceFlags): its VF is released and it stays in the VF NIC "
@@ -491,7 +491,7 @@ START_TEST(test_sequence)
                                     "0000:3b:02.0 in-use " VM " " MAC_FO0 " sriov-fo\n"
                                     "0000:af:02.0 in-use " VM " " MAC_FO1 " sriov-fo\n", "after destination");
         } else {
-                ck_assert_msg(r == 1, "%d: %s", r, err.msg);
+                ck_assert_msg(r == 1, "%s: %d: %s", seq_names[_i], r, err.msg);
                 assert_ledger(&g_b, "0000:3b:02.2 in-use " OTHER " 52:54:00:00:00:02 sriov-fo\n"
                                     "0000:3b:02.0 in-use " VM " " MAC_FO0 " sriov-fo\n"
                                     "0000:af:02.0 in-use " VM " " MAC_FO1 " sriov-fo\n"
@@ -686,6 +686,34 @@ START_TEST(test_repoint_refusal)
         /* vmId wins over <uuid>: another VM has no reservation here. */
         cb.vm_id = OTHER;
         ck_assert_int_eq(hpvm_vfmig_repoint(&cb, d, &err), -ENOENT);
+}
+END_TEST
+
+/* Arrival without a record: the ledger half only; libvirt is never asked (an unreachable URI). */
+START_TEST(test_arrived)
+{
+        _cleanup_free_ char *xml = fixture();
+        _cleanup_domain_ HpvmDomain *d = parse(xml);
+        HpvmVfMigCtx cb;
+        HpvmWarnings warn = { 0 };
+        HpvmError err = { 0 };
+
+        host_write_conf(&g_b, "qemu+unix:///system?socket=/nonexistent/sock", NULL);
+        cb = ctx_of(&g_b);
+        ck_assert_int_eq(hpvm_vfmig_reserve(&cb, d, &err), 3);
+        ck_assert_msg(hpvm_vfmig_after_destination(&cb, d, &warn, &err) == 0, "%s", err.msg);
+        assert_ledger(&g_b, "0000:3b:02.0 in-use " VM " " MAC_FO0 " sriov-fo\n"
+                            "0000:3b:02.2 in-use " VM " " MAC_FO1 " sriov-fo\n"
+                            "0000:3b:02.1 in-use " VM " " MAC_VLAN " sriov-a\n", "after destination");
+        /* Again, and through the ledger-only call: nothing left to turn. */
+        ck_assert_int_eq(hpvm_vfmig_arrived(&cb, d, &err), 0);
+        ck_assert_int_eq(hpvm_vfmig_release(&cb, d, &err), 3);
+        ck_assert_int_eq(hpvm_vfmig_reserve(&cb, d, &err), 3);
+        ck_assert_int_eq(hpvm_vfmig_arrived(&cb, d, &err), 3);
+        assert_ledger(&g_b, "0000:3b:02.0 in-use " VM " " MAC_FO0 " sriov-fo\n"
+                            "0000:3b:02.2 in-use " VM " " MAC_FO1 " sriov-fo\n"
+                            "0000:3b:02.1 in-use " VM " " MAC_VLAN " sriov-a\n", "arrived");
+        ck_assert_uint_eq(warn.n, 0);
 }
 END_TEST
 
@@ -1120,6 +1148,7 @@ static Suite *vfmigrate_suite(void)
         tcase_add_loop_test(tc, test_reserve_node, 0, (int)HPVM_ARRAY_SIZE(node_cases));
         tcase_add_test(tc, test_nothing_to_do);
         tcase_add_test(tc, test_repoint_refusal);
+        tcase_add_test(tc, test_arrived);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("source");
