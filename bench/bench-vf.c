@@ -1,4 +1,4 @@
-/* bench-vf.c: time what a destination check does to secure VFs (inventory load, ledger open, reserve, commit) on a fake 8 PF x 64 VF host. */
+/* bench-vf.c: time what a destination check does to secure VFs (inventory load, ledger open, reserve, commit) on a fake 8 PF x 64 VF host, then the hooks' calls: the destination check and the migrate-begin re-point on a domain XML with 4 VF NICs, beside a libxml2 floor. */
 
 #include <errno.h>
 #include <getopt.h>
@@ -9,9 +9,11 @@
 #include <time.h>
 
 #include "config.h"
+#include "domxml.h"
 #include "sriov.h"
 #include "sriovtree.h"
 #include "vfledger.h"
+#include "vfmigrate.h"
 
 #define MAX_RUNS 100000
 #define NPFS 8
@@ -70,7 +72,57 @@ static void usage(void)
                "Times, per run, what before_vm_migrate_destination does to secure %d VFs on a fake host of\n"
                "%d PFs x %d VFs (sysfs tree in /tmp): VF inventory load, VF ledger open (lock, read, check),\n"
                "reserve, durable commit, close; then releases them (not timed). --held: VFs in use by other VMs\n"
-               "(default 256). Prints the median of each step and of the whole.\n", NICS, NPFS, NVFS);
+               "(default 256). Prints the median of each step and of the whole.\n"
+               "Then, as the hooks call them, on a q35 domain XML with %d failover VF NICs (each with its virtio\n"
+               "backup): hpvm_vfmig_reserve_xml() (XML parse, VF NICs and their metadata, then the same steps),\n"
+               "hpvm_vfmig_repoint_xml() (XML parse, ledger read, the host addresses rewritten, serialized), and\n"
+               "the floor: hpvm_domain_parse() + hpvm_domain_format() of the same XML.\n", NICS, NPFS, NVFS, NICS);
+}
+
+/*
+ * A q35 domain of @vm with NICS failover pairs (virtio backup + VF NIC of the
+ * same MAC) whose VFs sit at the given source addresses, on network "net",
+ * memory bound to node 1 (what the engine writes, minus disks and consoles).
+ */
+static char *domain_xml(const char *vm, char addrs[NICS][16])
+{
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                die("out of memory");
+        fprintf(f, "<domain xmlns:ovirt-vm=\"http://ovirt.org/vm/1.0\" type=\"kvm\">\n  <name>bench-vf</name>\n"
+                   "  <uuid>%s</uuid>\n  <metadata>\n    <ovirt-vm:vm>\n", vm);
+        for (int k = 0; k < NICS; k++)
+                fprintf(f, "      <ovirt-vm:device mac_address=\"02:00:00:00:00:%02x\">\n        <ovirt-vm:network>net"
+                           "</ovirt-vm:network>\n        <ovirt-vm:custom>\n          <ovirt-vm:sriov_migratable>true"
+                           "</ovirt-vm:sriov_migratable>\n        </ovirt-vm:custom>\n      </ovirt-vm:device>\n", k);
+        fprintf(f, "    </ovirt-vm:vm>\n  </metadata>\n  <memory unit=\"KiB\">4194304</memory>\n"
+                   "  <vcpu placement=\"static\">4</vcpu>\n  <numatune>\n    <memory mode=\"strict\" nodeset=\"1\"/>\n"
+                   "  </numatune>\n  <os>\n    <type arch=\"x86_64\" machine=\"pc-q35-7.2\">hvm</type>\n  </os>\n"
+                   "  <devices>\n    <controller type=\"pci\" index=\"0\" model=\"pcie-root\"/>\n");
+        for (int k = 0; k < NICS; k++) {
+                unsigned bus, slot, fn;
+
+                if (sscanf(addrs[k], "0000:%x:%x.%x", &bus, &slot, &fn) != 3)
+                        die("bad address %s", addrs[k]);
+                fprintf(f, "    <controller type=\"pci\" index=\"%d\" model=\"pcie-root-port\"/>\n"
+                           "    <controller type=\"pci\" index=\"%d\" model=\"pcie-root-port\"/>\n", 2 * k + 1, 2 * k + 2);
+                fprintf(f, "    <interface type=\"bridge\">\n      <mac address=\"02:00:00:00:00:%02x\"/>\n"
+                           "      <source bridge=\"net\"/>\n      <model type=\"virtio\"/>\n      <teaming type=\"persistent\"/>\n"
+                           "      <alias name=\"ua-backup%d\"/>\n      <address type=\"pci\" domain=\"0x0000\" bus=\"0x%02x\" "
+                           "slot=\"0x00\" function=\"0x0\"/>\n    </interface>\n", k, k, 2 * k + 1);
+                fprintf(f, "    <interface type=\"hostdev\" managed=\"yes\">\n      <mac address=\"02:00:00:00:00:%02x\"/>\n"
+                           "      <driver name=\"vfio\"/>\n      <source>\n        <address type=\"pci\" domain=\"0x0000\" "
+                           "bus=\"0x%02x\" slot=\"0x%02x\" function=\"0x%x\"/>\n      </source>\n      <vlan>\n        "
+                           "<tag id=\"%d\"/>\n      </vlan>\n      <teaming type=\"transient\" persistent=\"ua-backup%d\"/>\n"
+                           "      <alias name=\"ua-sriov%d\"/>\n      <address type=\"pci\" domain=\"0x0000\" bus=\"0x%02x\" "
+                           "slot=\"0x00\" function=\"0x0\"/>\n    </interface>\n", k, bus, slot, fn, 100 + k, k, k, 2 * k + 2);
+        }
+        fprintf(f, "  </devices>\n</domain>\n");
+        fclose(f);
+        return buf;
 }
 
 int main(int argc, char **argv)
@@ -187,6 +239,64 @@ int main(int argc, char **argv)
                "  %.3f ms total = inventory %.3f + ledger open %.3f + reserve %.3f + commit (durable) and close %.3f\n",
                NICS, NPFS, NVFS, held, runs, median(t_total, runs), median(t_inv, runs), median(t_open, runs),
                median(t_reserve, runs), median(t_commit, runs));
+
+        /* The hooks' calls on a domain XML: the destination check, migrate begin's re-point, and the libxml2 floor. */
+        {
+                double *t_check = calloc((size_t)runs, sizeof(double)), *t_point = calloc((size_t)runs, sizeof(double));
+                double *t_floor = calloc((size_t)runs, sizeof(double));
+                HpvmVfMigCtx ctx = { .config = cfg, .sysfs_root = tree.root, .now = 1000 };
+                size_t xmllen = 0;
+
+                if (!t_check || !t_point || !t_floor)
+                        die("out of memory");
+                for (int run = 0; run < runs; run++) {
+                        char vm[64], addrs[NICS][16], *xml, *out = NULL, *floor_out = NULL;
+                        HpvmDomain *d = NULL;
+                        size_t outlen;
+                        double t0, t1, t2, t3;
+                        int r;
+
+                        snprintf(vm, sizeof(vm), "22222222-0000-4000-8000-%012x", run);
+                        /* Two VFs whose source address is free here (taken), two held by others (re-pointed). */
+                        for (int k = 0; k < NICS; k++)
+                                snprintf(addrs[k], sizeof(addrs[k]), "0000:%02x:%02x.%d", 2 * k + 1, 1 + (run % 8),
+                                         k < 2 ? 1 + 2 * (run % 4) : 2 * (run % 4));
+                        xml = domain_xml(vm, addrs);
+                        xmllen = strlen(xml);
+                        t0 = now_ms();
+                        r = hpvm_vfmig_reserve_xml(&ctx, xml, xmllen, &err);
+                        t1 = now_ms();
+                        if (r != NICS)
+                                die("destination check: %d: %s", r, err.msg);
+                        r = hpvm_vfmig_repoint_xml(&ctx, xml, xmllen, &out, &outlen, &err);
+                        t2 = now_ms();
+                        if (r != 2)
+                                die("re-point: %d addresses changed, 2 expected: %s", r, err.msg);
+                        if (hpvm_domain_parse(xml, xmllen, &d, &err) < 0 || hpvm_domain_format(d, &floor_out, &outlen, &err) < 0)
+                                die("%s", err.msg);
+                        hpvm_domain_free(d);
+                        t3 = now_ms();
+                        t_check[run] = t1 - t0;
+                        t_point[run] = t2 - t1;
+                        t_floor[run] = t3 - t2;
+                        free(out);
+                        free(floor_out);
+                        free(xml);
+                        ctx.vm_id = vm;
+                        if (hpvm_vfmig_release(&ctx, NULL, &err) != NICS)
+                                die("run %d: the destination check did not hold %d VFs", run, NICS);
+                        ctx.vm_id = NULL;
+                }
+                printf("bench-vf: the hooks' calls on a %.1f KiB domain XML with %d failover VF NICs, median of %d runs:\n"
+                       "  destination check (hpvm_vfmig_reserve_xml)  %.3f ms\n"
+                       "  migrate-begin re-point (hpvm_vfmig_repoint_xml, 2 of %d moved)  %.3f ms\n"
+                       "  floor: libxml2 parse + serialize of the same XML  %.3f ms\n",
+                       (double)xmllen / 1024, NICS, runs, median(t_check, runs), NICS, median(t_point, runs),
+                       median(t_floor, runs));
+                free(t_check);
+                free(t_point);
+                free(t_floor);
+        }
         th_tree_clear(&tree);
         hpvm_config_free(cfg);
         free(t_inv);

@@ -15,10 +15,13 @@
 #include <string.h>
 
 #include "props.h"
+#include "sriov.h"
 
 #define BEGIN_MARK "<!-- engine-config:begin -->"
 #define END_MARK "<!-- engine-config:end -->"
 #define LINE_KEY "UserDefinedVMProperties='"
+#define DEV_LINE_KEY "CustomDeviceProperties='{type=interface;prop={"
+#define DEV_PREFIX "interface:"    /* how samples name a vNIC profile (device) property */
 #define MAX_PROPS 32
 
 typedef struct Prop {
@@ -26,12 +29,13 @@ typedef struct Prop {
         char *regex;
         regex_t re;
         bool predefined;        /* oVirt's own property: the engine already declares it */
+        bool device;            /* a vNIC profile property (CustomDeviceProperties), named "interface:<name>" here */
 } Prop;
 
 static char *section;          /* README text between the markers */
 static Prop props[MAX_PROPS];
-static size_t n_props;          /* README's line first, then the predefined ones */
-static size_t n_readme;
+static size_t n_props;          /* README's line first, then the predefined ones, then the device line's */
+static size_t n_readme;         /* the VM line's */
 
 /*
  * oVirt's predefined VM properties (ovirt-engine packaging/dbscripts/upgrade/
@@ -74,11 +78,13 @@ static char *read_file(const char *path)
         return buf;
 }
 
+static void parse_list(const char *line, const char *line_end, bool device);
+
 static void load_readme(void)
 {
         const char *dir = getenv("HPVM_SRCDIR");
         char path[4096];
-        char *text, *begin, *end, *line, *line_end, *p;
+        char *text, *begin, *end, *line, *line_end;
 
         snprintf(path, sizeof(path), "%s/README", dir && dir[0] ? dir : ".");
         text = read_file(path);
@@ -101,27 +107,7 @@ static void load_readme(void)
         ck_assert_msg(memchr(line, '\n', (size_t)(line_end - line)) == NULL,
                       "the %s...' line must be one line", LINE_KEY);
 
-        /* name=regex;name=regex;... */
-        for (p = line; p < line_end;) {
-                char *semi = memchr(p, ';', (size_t)(line_end - p));
-                char *stop = semi ? semi : line_end;
-                char *eq = memchr(p, '=', (size_t)(stop - p));
-                Prop *pr;
-                int r;
-
-                ck_assert_msg(eq != NULL && eq > p, "bad item '%.*s'", (int)(stop - p), p);
-                ck_assert_uint_lt(n_props, MAX_PROPS);
-                ck_assert_uint_lt((size_t)(eq - p), sizeof(pr->name));
-                pr = &props[n_props++];
-                memcpy(pr->name, p, (size_t)(eq - p));
-                pr->name[eq - p] = '\0';
-                pr->regex = strndup(eq + 1, (size_t)(stop - eq - 1));
-                ck_assert_ptr_nonnull(pr->regex);
-
-                r = regcomp(&pr->re, pr->regex, REG_EXTENDED | REG_NOSUB);
-                ck_assert_msg(r == 0, "%s: regcomp failed (%d) on '%s'", pr->name, r, pr->regex);
-                p = stop + 1;
-        }
+        parse_list(line, line_end, false);
         n_readme = n_props;
         for (size_t i = 0; i < HPVM_ARRAY_SIZE(predefined); i++) {
                 Prop *pr;
@@ -133,6 +119,44 @@ static void load_readme(void)
                 pr->predefined = true;
                 ck_assert_ptr_nonnull(pr->regex);
                 ck_assert_int_eq(regcomp(&pr->re, pr->regex, REG_EXTENDED | REG_NOSUB), 0);
+        }
+
+        /* The vNIC profile's: CustomDeviceProperties='{type=interface;prop={name=regex;...}}', one line. */
+        line = strstr(section, DEV_LINE_KEY);
+        ck_assert_msg(line != NULL, "no %s...' line in the engine-config section", DEV_LINE_KEY);
+        ck_assert_msg(strstr(line + 1, DEV_LINE_KEY) == NULL, "two %s...' lines", DEV_LINE_KEY);
+        line += strlen(DEV_LINE_KEY);
+        line_end = strchr(line, '\'');
+        ck_assert_msg(line_end != NULL && line_end - line > 2 && !strncmp(line_end - 2, "}}", 2),
+                      "the %s...' line does not end in }}'", DEV_LINE_KEY);
+        line_end -= 2;
+        ck_assert_msg(memchr(line, '\n', (size_t)(line_end - line)) == NULL, "the %s...' line must be one line",
+                      DEV_LINE_KEY);
+        parse_list(line, line_end, true);
+}
+
+/* name=regex;name=regex;... between @line and @line_end into props[]. */
+static void parse_list(const char *line, const char *line_end, bool device)
+{
+        for (const char *p = line; p < line_end;) {
+                const char *semi = memchr(p, ';', (size_t)(line_end - p));
+                const char *stop = semi ? semi : line_end;
+                const char *eq = memchr(p, '=', (size_t)(stop - p));
+                Prop *pr;
+                int r;
+
+                ck_assert_msg(eq != NULL && eq > p, "bad item '%.*s'", (int)(stop - p), p);
+                ck_assert_uint_lt(n_props, MAX_PROPS);
+                ck_assert_uint_lt((size_t)(eq - p) + strlen(DEV_PREFIX), sizeof(pr->name));
+                pr = &props[n_props++];
+                snprintf(pr->name, sizeof(pr->name), "%s%.*s", device ? DEV_PREFIX : "", (int)(eq - p), p);
+                pr->device = device;
+                pr->regex = strndup(eq + 1, (size_t)(stop - eq - 1));
+                ck_assert_ptr_nonnull(pr->regex);
+
+                r = regcomp(&pr->re, pr->regex, REG_EXTENDED | REG_NOSUB);
+                ck_assert_msg(r == 0, "%s: regcomp failed (%d) on '%s'", pr->name, r, pr->regex);
+                p = stop + 1;
         }
 }
 
@@ -203,6 +227,16 @@ static int hook_parse(const char *name, const char *value, char *msg, size_t siz
                 uint64_t kib;
 
                 r = hpvm_prop_pagesize_parse(name, value, &kib, &err);
+        } else if (strcmp(name, "sriov_migratable") == 0) {
+                HpvmMacList l = { 0 };
+
+                r = hpvm_prop_sriov_migratable_parse(value, &l, &err);
+                hpvm_mac_list_clear(&l);
+        } else if (strcmp(name, DEV_PREFIX "sriov_migratable") == 0) {
+                bool b;
+
+                /* What lib/vfnic.c reads from the NIC's <ovirt-vm:custom>. */
+                r = hpvm_prop_bool_parse("sriov_migratable", value, &b, &err);
         } else if (strcmp(name, "iothreads") == 0) {
                 unsigned n;
 
@@ -424,12 +458,38 @@ static const struct {
         { "iothreads", "", BOTH_REFUSE },
         { "iothreads", "4 ", BOTH_REFUSE },
         { "iothreads", "99999999999999999999", BOTH_REFUSE },
+        /* sriov_migratable (VM): all, or MACs */
+        { "sriov_migratable", "all", BOTH_OK },
+        { "sriov_migratable", "ALL", BOTH_OK },
+        { "sriov_migratable", "00:1a:4a:16:01:51", BOTH_OK },
+        { "sriov_migratable", "00:1A:4a:16:01:51,56:6f:1a:2b:00:11", BOTH_OK },
+        { "sriov_migratable", "", BOTH_REFUSE },
+        { "sriov_migratable", "al", BOTH_REFUSE },
+        { "sriov_migratable", "all,00:1a:4a:16:01:51", BOTH_REFUSE },
+        { "sriov_migratable", "00:1a:4a:16:01:5", BOTH_REFUSE },
+        { "sriov_migratable", "00:1a:4a:16:01:51:00", BOTH_REFUSE },
+        { "sriov_migratable", "001a.4a16.0151", BOTH_REFUSE },
+        { "sriov_migratable", "00-1a-4a-16-01-51", BOTH_REFUSE },
+        { "sriov_migratable", "00:1a:4a:16:01:5g", BOTH_REFUSE },
+        { "sriov_migratable", "00:1a:4a:16:01:51,", BOTH_REFUSE },
+        { "sriov_migratable", ",00:1a:4a:16:01:51", BOTH_REFUSE },
+        { "sriov_migratable", "00:1a:4a:16:01:51, 00:1a:4a:16:01:52", BOTH_REFUSE },
+        { "sriov_migratable", "00:1a:4a:16:01:51,00:1A:4A:16:01:51", HOOK_REFUSES },     /* listed twice */
+        /* sriov_migratable (vNIC profile): a boolean */
+        { DEV_PREFIX "sriov_migratable", "true", BOTH_OK },
+        { DEV_PREFIX "sriov_migratable", "False", BOTH_OK },
+        { DEV_PREFIX "sriov_migratable", "no", BOTH_OK },
+        { DEV_PREFIX "sriov_migratable", "1", BOTH_OK },
+        { DEV_PREFIX "sriov_migratable", "", BOTH_REFUSE },
+        { DEV_PREFIX "sriov_migratable", "all", BOTH_REFUSE },
+        { DEV_PREFIX "sriov_migratable", "on", BOTH_REFUSE },
 };
 
 /* Every property the hooks read, whether or not this file has samples for it. */
 static const char *const all_props[] = {
         "cputune", "numatune", "guestnuma", "hugepages", "invtsc", "nosharepages",
-        "highperf", "emulatorpin", "iothreads", "iothreadpin", "cpupolicy",
+        "highperf", "emulatorpin", "iothreads", "iothreadpin", "cpupolicy", "sriov_migratable",
+        DEV_PREFIX "sriov_migratable",
 };
 
 START_TEST(test_sample)
@@ -516,7 +576,7 @@ START_TEST(test_readme_split)
                         continue;
                 memcpy(name, s, (size_t)(eq - s));
                 name[eq - s] = '\0';
-                if (strspn(name, "abcdefghijklmnopqrstuvwxyz") != strlen(name))
+                if (strspn(name, "abcdefghijklmnopqrstuvwxyz_") != strlen(name))
                         continue;
                 pr = find_prop(name);
                 ck_assert_msg(pr != NULL, "%s is shown but not in the one line", name);
@@ -546,6 +606,8 @@ static const struct {
         { "hugepages", { "0", "1", "2", "4", "8", "M", "-", NULL } },
         { "iothreads", { "0", "1", "4", "6", "9", "-", NULL } },
         { "invtsc", { "0", "1", "t", "rue", "Y", "es", "no", "N", NULL } },
+        { "sriov_migratable", { "all", "ALL", "00:1a:4a:16:01:51", "02:00:00:00:00:0A", ",", ":", "0", "x", "aLl", NULL } },
+        { DEV_PREFIX "sriov_migratable", { "0", "1", "t", "rue", "Y", "es", "no", "N", NULL } },
 };
 
 START_TEST(test_agreement)
