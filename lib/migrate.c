@@ -508,7 +508,7 @@ static void note_reserved(const Vm *v, const HpvmHost *h, const HpvmLedgerEntry 
 
 static unsigned host_parts(const Vm *v)
 {
-        return HPVM_HOST_CPU_TOPOLOGY | HPVM_HOST_DISTANCES | (v->req.invtsc ? HPVM_HOST_CPU_FLAGS : 0);
+        return HPVM_HOST_CPU_CORES | HPVM_HOST_DISTANCES | (v->req.invtsc ? HPVM_HOST_CPU_FLAGS : 0);
 }
 
 /* What the host offers besides CPUs and nodes: TSC, page size. */
