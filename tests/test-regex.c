@@ -188,7 +188,7 @@ static int hook_parse(const char *name, const char *value, char *msg, size_t siz
 
                 r = hpvm_prop_cpuset_parse(name, value, &s, &err);
         } else if (strcmp(name, "invtsc") == 0 || strcmp(name, "nosharepages") == 0 ||
-                   strcmp(name, "highperf") == 0) {
+                   strcmp(name, "highperf") == 0 || strcmp(name, "migration_refit") == 0) {
                 bool b;
 
                 r = hpvm_prop_bool_parse(name, value, &b, &err);
@@ -388,6 +388,13 @@ static const struct {
         { "nosharepages", "n", BOTH_REFUSE },
         { "highperf", "yes", BOTH_OK },
         { "highperf", "yes,no", BOTH_REFUSE },
+        /* migration_refit (the migration hooks) */
+        { "migration_refit", "false", BOTH_OK },
+        { "migration_refit", "TRUE", BOTH_OK },
+        { "migration_refit", "0", BOTH_OK },
+        { "migration_refit", "", BOTH_REFUSE },
+        { "migration_refit", "off", BOTH_REFUSE },
+        { "migration_refit", "false ", BOTH_REFUSE },
         /* iothreads */
         { "iothreads", "1", BOTH_OK },
         { "iothreads", "9", BOTH_OK },
@@ -409,7 +416,7 @@ static const struct {
 /* Every property the hooks read, whether or not this file has samples for it. */
 static const char *const all_props[] = {
         "cputune", "numatune", "guestnuma", "hugepages", "invtsc", "nosharepages",
-        "highperf", "emulatorpin", "iothreads", "iothreadpin",
+        "highperf", "emulatorpin", "iothreads", "iothreadpin", "migration_refit",
 };
 
 START_TEST(test_sample)
@@ -496,7 +503,7 @@ START_TEST(test_readme_split)
                         continue;
                 memcpy(name, s, (size_t)(eq - s));
                 name[eq - s] = '\0';
-                if (strspn(name, "abcdefghijklmnopqrstuvwxyz") != strlen(name))
+                if (strspn(name, "abcdefghijklmnopqrstuvwxyz_") != strlen(name))
                         continue;
                 pr = find_prop(name);
                 ck_assert_msg(pr != NULL, "%s is shown but not in the one line", name);
