@@ -390,6 +390,11 @@ static void helpers(const Vm *v, const HpvmHost *h, const HpvmUsage *u, const Hp
                         float_cpus(h, u, &p->nodes, &e->iothreads);
                 }
         }
+        /* No set to give (an <iothreadpin> with no <iothreads>: libvirt refuses that VM anyway): left alone. */
+        if (e->has_emulator && hpvm_cpuset_is_empty(&e->emulator))
+                e->has_emulator = false;
+        if (e->has_iothreads && hpvm_cpuset_is_empty(&e->iothreads))
+                e->has_iothreads = false;
         if (!pinned)
                 return;
         /* Helpers on their own CPUs: the engine's CPU (and idle siblings) go when no helper uses them any more. */
@@ -734,7 +739,7 @@ static bool entry_matches(const Vm *v, const HpvmLedgerEntry *e, const HpvmHost 
                 return false;
         if (pinned ? e->nvcpus != v->req.vcpus : e->nvcpus != 0)
                 return false;
-        if ((v->emulatorpin && !e->has_emulator) || (v->iothreadpin && !e->has_iothreads))
+        if ((v->emulatorpin && !e->has_emulator) || (v->iothreadpin && v->iothreads > 0 && !e->has_iothreads))
                 return false;
         for (unsigned i = 0; i < e->nvcpus; i++)
                 if (!hpvm_cpuset_test(&h->online, e->vcpu_cpu[i]))

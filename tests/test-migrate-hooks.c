@@ -5,9 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cpuset.h"
 #include "sysfsgen.h"
 #include "testhelp.h"
 #include "util.h"
@@ -466,6 +469,68 @@ START_TEST(test_damaged_ledger)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- at the same moment */
+
+/* Checks of several incoming VMs started at once: the ledger's lock makes their reservations disjoint. */
+START_TEST(test_dst_parallel)
+{
+        enum { N = 6 };
+        pid_t pids[N];
+        char *files[N], *l;
+        HpvmCpuSet seen;
+        unsigned fitted = 0;
+
+        for (int i = 0; i < N; i++) {
+                char *xml = strdup(src_xml), *p;
+
+                /* 12 vCPUs each: one fits a 2x8 host; another VM, another uuid. */
+                p = strstr(xml, UUID_A);
+                p[0] = (char)('0' + i);
+                files[i] = strf("%s/vm%d.xml", dir, i);
+                th_write(files[i], xml, strlen(xml), 0600);
+                free(xml);
+        }
+        for (int i = 0; i < N; i++) {
+                pids[i] = fork();
+                ck_assert_int_ge(pids[i], 0);
+                if (pids[i] == 0) {
+                        char *env_file = strf("_hook_domxml=%s", files[i]);
+                        char *envp[] = { conf_env, env_file, (char *)"PATH=/usr/bin:/bin", NULL };
+                        char *argv[] = { hook_dst, NULL };
+                        int devnull = open("/dev/null", O_WRONLY);
+
+                        dup2(devnull, 1);
+                        dup2(devnull, 2);
+                        execve(hook_dst, argv, envp);
+                        _exit(127);
+                }
+        }
+        for (int i = 0; i < N; i++) {
+                int status;
+
+                ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+                ck_assert(WIFEXITED(status));
+                ck_assert_msg(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 2, "exit %d", WEXITSTATUS(status));
+                fitted += WEXITSTATUS(status) == 0;
+                free(files[i]);
+        }
+        ck_assert_uint_eq(fitted, 1);
+        /* Whoever won holds 12 CPUs; nobody else holds any. */
+        l = ledger_text();
+        hpvm_cpuset_zero(&seen);
+        for (const char *p = l; (p = strstr(p, " cpus=")); p++) {
+                HpvmCpuSet s;
+                size_t len = strcspn(p + 6, " \n");
+
+                ck_assert_int_eq(hpvm_cpuset_parse(p + 6, len, HPVM_CPUSET_MAX, "CPU", &s, NULL), 0);
+                ck_assert_msg(!hpvm_cpuset_intersects(&s, &seen), "two reservations share a CPU: %s", l);
+                hpvm_cpuset_or(&seen, &s);
+        }
+        ck_assert_uint_eq(hpvm_cpuset_count(&seen), 12);
+        free(l);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- the source side and destroy */
 
 START_TEST(test_release)
@@ -519,6 +584,7 @@ static Suite *hooks_suite(void)
         tcase_add_test(tc, test_dst_fits);
         tcase_add_test(tc, test_dst_refuses);
         tcase_add_test(tc, test_dst_untouched_vm);
+        tcase_add_test(tc, test_dst_parallel);
         tcase_add_loop_test(tc, test_vdsm_bad_args, 0, (int)HPVM_ARRAY_SIZE(bad_args));
         tcase_add_loop_test(tc, test_hostile_vdsm, 0, (int)HPVM_ARRAY_SIZE(hostile));
         tcase_set_timeout(tc, 60);
