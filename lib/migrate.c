@@ -592,8 +592,12 @@ static void all_pins(const Vm *v, HpvmCpuSet *ret)
                 hpvm_cpuset_or(ret, &v->req.iothreadpin.pins[i].cpus);
 }
 
-/* migration_refit=false: the source's pins and nodes, as they are, valid and free here; *e what it holds. */
-static int check_exact(const Vm *v, const HpvmHost *h, const HpvmUsage *u, const char *ledger_path,
+/*
+ * The source's pins and nodes, as they are, valid and free here; *e what it
+ * holds. @why names the reason in messages (migration_refit=false, or the
+ * <cputune> a VM the engine does not model keeps).
+ */
+static int check_exact(const Vm *v, const HpvmHost *h, const HpvmUsage *u, const char *ledger_path, const char *why,
                        HpvmLedgerEntry *e, HpvmError *err)
 {
         bool pinned = vm_kind(v) == KIND_PINNED;
@@ -603,7 +607,7 @@ static int check_exact(const Vm *v, const HpvmHost *h, const HpvmUsage *u, const
         int r;
 
         if ((r = hpvm_vmreq_check_online(&v->req, h, HPVM_PINS_VCPU | HPVM_PINS_EMULATOR | HPVM_PINS_IOTHREAD,
-                                         REFIT_OFF, err)) < 0)
+                                         why, err)) < 0)
                 return r;
         all_pins(v, &pins);
         if (pinned) {
@@ -612,20 +616,20 @@ static int check_exact(const Vm *v, const HpvmHost *h, const HpvmUsage *u, const
                 if (!hpvm_cpuset_is_empty(&busy)) {
                         int cpu = hpvm_cpuset_next(&busy, 0);
 
-                        return hpvm_error_set(err, -ENOSPC, REFIT_OFF ": %s is pinned to host CPU %d, which is kept for "
-                                              "the host", pin_owner(v, (unsigned)cpu, owner, sizeof(owner)), cpu);
+                        return hpvm_error_set(err, -ENOSPC, "%s: %s is pinned to host CPU %d, which is kept for the host",
+                                              why, pin_owner(v, (unsigned)cpu, owner, sizeof(owner)), cpu);
                 }
                 busy = pins;
                 hpvm_cpuset_and(&busy, &u->taken);
                 if (!hpvm_cpuset_is_empty(&busy)) {
                         int cpu = hpvm_cpuset_next(&busy, 0);
 
-                        return hpvm_error_set(err, -ENOSPC, REFIT_OFF ": %s is pinned to host CPU %d, which another "
-                                              "VM holds (see %s)", pin_owner(v, (unsigned)cpu, owner, sizeof(owner)),
-                                              cpu, ledger_path);
+                        return hpvm_error_set(err, -ENOSPC, "%s: %s is pinned to host CPU %d, which another VM holds "
+                                              "(see %s)", why, pin_owner(v, (unsigned)cpu, owner, sizeof(owner)), cpu,
+                                              ledger_path);
                 }
         }
-        if ((r = hpvm_vmreq_check_nodes(&v->req, h, REFIT_OFF, err)) < 0 ||
+        if ((r = hpvm_vmreq_check_nodes(&v->req, h, why, err)) < 0 ||
             (r = hpvm_vmreq_check_memory(&v->req, h, u, true, v->req.page_kib > 0, "numatune", "hugepages", err)) < 0)
                 return r;
         memset(e, 0, sizeof(*e));
@@ -679,9 +683,21 @@ static int decide(const HpvmMigrateCtx *ctx, const Vm *v, const HpvmLedger *l, H
                 return r;
         if ((r = check_host_features(v, h, err)) < 0)
                 return refuse(v, r, err);
-        r = v->refit ? place(v, h, u, e, err) : check_exact(v, h, u, hpvm_ledger_path(l), e, err);
-        if (r < 0)
+        r = v->refit ? place(v, h, u, e, err) : check_exact(v, h, u, hpvm_ledger_path(l), REFIT_OFF, e, err);
+        if (r == -EINVAL && v->refit) {
+                /* A shape the engine does not model (a vCPU in no guest cell): its pins as they are, if they hold here. */
+                hpvm_warn(warn, "VM %s cannot be re-fitted (%s): its pins and node sets stay as they are", v->qname,
+                          err->msg);
+                memset(err, 0, sizeof(*err));
+                r = check_exact(v, h, u, hpvm_ledger_path(l), "cputune", e, err);
+                if (r < 0) {
+                        hpvm_error_prefix(err, "this host cannot run VM %s with its pins as they are: ", v->qname);
+                        err->code = r == -ENOMEM ? r : -ENOSPC;
+                        return err->code;
+                }
+        } else if (r < 0) {
                 return refuse(v, r, err);
+        }
         if (v->refit && vm_kind(v) == KIND_PINNED)
                 warn_hand_pins(v, h, u, e, warn);
         *ret_host = h;
@@ -988,7 +1004,7 @@ int hpvm_migrate_refit(const HpvmMigrateCtx *ctx, const char *xml, size_t len, c
                 if ((r = load_host(ctx, 0, &h, NULL, err)) < 0)
                         return r;
                 if (!entry_matches(&v, &e, h)) {
-                        if (e.reserved)
+                        if (e.reserved && e.ncells)
                                 hpvm_warn(warn, "the reservation of VM %s does not match its domain XML: placed afresh",
                                           v.qname);
                         have = false;

@@ -63,7 +63,9 @@
  *
  * migration_refit=false (a VM property): the source's pins and node sets are
  * kept exactly; a host where they are not all valid (online, existing
- * nodes with the memory and pages) and free is refused.
+ * nodes with the memory and pages) and free is refused. A VM whose shape the
+ * engine does not model (a vCPU in no guest cell, a cell without vCPUs) is
+ * treated the same way, with a warning saying so.
  *
  * Reservations carry the placement (ledger.h) and expire after
  * migration_reservation_timeout seconds: two VMs migrating in at once never
@@ -104,9 +106,8 @@ extern const char *const hpvm_migrate_props[];
  * nor NUMA-tuned returns 0 having read nothing but its XML.
  * Returns -ENOSPC when the VM does not fit ("this host cannot run VM
  * <name>: ..."); -EINVAL (not a domain XML, a bad property value, no id to
- * reserve under, a VM the engine cannot place: message says which); the
- * host loader's and the ledger's errors (a damaged ledger: -EBADMSG naming
- * the file); -ENOMEM.
+ * reserve under: message says which); the host loader's and the ledger's
+ * errors (a damaged ledger: -EBADMSG naming the file); -ENOMEM.
  */
 int hpvm_migrate_check(const HpvmMigrateCtx *ctx, const char *xml, size_t len, HpvmWarnings *notes,
                        HpvmWarnings *warn, HpvmError *err);

@@ -960,6 +960,36 @@ START_TEST(test_numa_only)
 }
 END_TEST
 
+/* A shape the engine does not model (vCPUs 2-3 in no guest cell): the pins as they are, when they hold. */
+START_TEST(test_unmodelled)
+{
+        VmShape s = { .vcpus = 4, .pins = PINS_LIST, .list = "2-5" };
+        _cleanup_free_ char *xml = vm_xml(&s), *bad = NULL;
+        char *cell;
+        Dst d;
+        Run r = { 0 };
+
+        /* One cell of vCPUs 0-1 only: libvirt takes it (the others are in no cell), the engine does not. */
+        cell = strstr(xml, "  </cpu>");
+        ck_assert_int_ge(asprintf(&bad, "%.*s    <numa>\n      <cell id='0' cpus='0-1' memory='1048576' unit='KiB'/>\n"
+                                        "    </numa>\n%s", (int)(cell - xml), xml, cell), 0);
+        dst_init(&d, "1x8x1", NULL);
+        ck_assert_msg(check(&d, bad, NULL, NOW, &r) == 0, "%s", r.err.msg);
+        ck_assert_str_eq(r.warn.msg[0], "VM vm1 cannot be re-fitted (vCPU 2 is in no guest cell): its pins and node "
+                                        "sets stay as they are");
+        ck_assert_int_eq(refit(&d, bad, NOW, &r), 0);
+        ck_assert_ptr_null(r.out);
+        /* On a host where they do not hold, the refusal says so. */
+        dst_clear(&d);
+        dst_init(&d, "1x4x1", NULL);
+        ck_assert_int_eq(check(&d, bad, NULL, NOW, &r), -ENOSPC);
+        ck_assert_str_eq(r.err.msg, "this host cannot run VM vm1 with its pins as they are: cputune: vCPU 2: host CPU 4 is "
+                                    "not online (online CPUs: 0-3)");
+        run_clear(&r);
+        dst_clear(&d);
+}
+END_TEST
+
 /* ------------------------------------------------------------ TSC scaling (a capabilities host) */
 
 START_TEST(test_tsc_scaling)
@@ -1055,6 +1085,7 @@ static Suite *migrate_suite(void)
         tcase_add_test(tc, test_idempotent);
         tcase_add_test(tc, test_untouched);
         tcase_add_test(tc, test_numa_only);
+        tcase_add_test(tc, test_unmodelled);
         tcase_add_test(tc, test_tsc_scaling);
         tcase_add_test(tc, test_bad_input);
         tcase_set_timeout(tc, 60);
