@@ -581,6 +581,7 @@ static const char *pin_owner(const Vm *v, unsigned cpu, char *buf, size_t size)
         return "the emulator";
 }
 
+/* The CPUs the document pins vCPUs, the emulator and IO threads to. */
 static void all_pins(const Vm *v, HpvmCpuSet *ret)
 {
         hpvm_cpuset_zero(ret);
@@ -1036,12 +1037,6 @@ int hpvm_migrate_refit(const HpvmMigrateCtx *ctx, const char *xml, size_t len, c
 
 /* ---------------------------------------------------------------- running here, released here */
 
-/* The CPUs the live document pins vCPUs, the emulator and IO threads to. */
-static void live_pins(const Vm *v, HpvmCpuSet *ret)
-{
-        all_pins(v, ret);
-}
-
 /* Reservation @e (of VM @v) becomes its running entry; a reservation that holds no CPU goes. */
 static int to_running(const HpvmMigrateCtx *ctx, const Vm *v, HpvmLedger *l, HpvmLedgerEntry *e, HpvmWarnings *notes,
                       HpvmWarnings *warn, HpvmError *err)
@@ -1056,7 +1051,7 @@ static int to_running(const HpvmMigrateCtx *ctx, const Vm *v, HpvmLedger *l, Hpv
                           "its reservation is released", v->qname);
                 return hpvm_ledger_commit(l, err);
         }
-        live_pins(v, &live);
+        all_pins(v, &live);
         if (hpvm_cpuset_is_subset(&live, &e->cpus)) {
                 live = e->cpus;
         } else {
@@ -1134,7 +1129,7 @@ int hpvm_migrate_arrived(const HpvmMigrateCtx *ctx, const char *xml, size_t len,
         snprintf(e.vm, sizeof(e.vm), "%s", v.key);
         snprintf(e.name, sizeof(e.name), "%s", v.name);
         e.since = ctx->now;
-        live_pins(&v, &e.cpus);
+        all_pins(&v, &e.cpus);
         if ((r = hpvm_ledger_put(l, &e, err)) < 0 || (r = hpvm_ledger_commit(l, err)) < 0)
                 return r;
         hpvm_warn(notes, "VM %s arrived with no record here: it holds host CPUs %s", v.qname,
