@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -58,13 +59,22 @@ typedef struct Node {
         unsigned long long mem_kib;
         int ncpus;
         int *cpus;              /* in the order the capabilities list them */
+        int ndist;
+        int dist[MAX_NODES];    /* <distances><sibling value>, in cell order */
 } Node;
+
+/* Where a CPU sits, for the migration hooks' sysfs tree (they read thread siblings). */
+typedef struct CpuInfo {
+        int socket, die;
+        char *siblings;         /* the caps' siblings list, e.g. "0,256" */
+} CpuInfo;
 
 typedef struct Host {
         int nnodes;
         int ncpus;
         int maxcpu;             /* highest CPU id */
         Node nodes[MAX_NODES];
+        CpuInfo cpu[MAX_CPUS];
 } Host;
 
 static xmlNode *child(xmlNode *n, const char *name)
@@ -129,11 +139,23 @@ static void host_load(const char *path, Host *h)
                         if (id < 0 || id >= MAX_CPUS || n->ncpus == MAX_CPUS)
                                 die("%s: bad <cpu id> in cell %d", path, n->id);
                         n->cpus[n->ncpus++] = (int)id;
+                        h->cpu[id].socket = (int)attr_num(p, "socket_id");
+                        h->cpu[id].die = (int)attr_num(p, "die_id");
+                        {
+                                xmlChar *sib = xmlGetProp(p, BAD_CAST "siblings");
+
+                                free(h->cpu[id].siblings);
+                                h->cpu[id].siblings = sib ? strdup((const char *)sib) : NULL;
+                                xmlFree(sib);
+                        }
                         if ((int)id > h->maxcpu)
                                 h->maxcpu = (int)id;
                 }
                 if (n->id < 0 || n->ncpus == 0 || n->mem_kib == 0)
                         die("%s: cell %d has no id, CPUs or memory", path, h->nnodes - 1);
+                for (xmlNode *sib = child(child(c, "distances"), "sibling"); sib; sib = sib->next)
+                        if (sib->type == XML_ELEMENT_NODE && n->ndist < MAX_NODES)
+                                n->dist[n->ndist++] = (int)attr_num(sib, "value");
                 h->ncpus += n->ncpus;
         }
         xmlFreeDoc(doc);
@@ -204,6 +226,79 @@ static void make_properties(const Host *h, Workload *w)
         w->numatune = used == 1 ? strf("strict#%d", h->nodes[0].id)
                                 : strf("strict#%d-%d", h->nodes[0].id, h->nodes[used - 1].id);
         w->mem_kib = (unsigned long long)w->vcpus * 1048576ULL;
+}
+
+/* "0-31,256-287": a list of ids in ascending ranges. */
+static void print_list(FILE *f, const int *ids, int n)
+{
+        int *sorted = xcalloc((size_t)n, sizeof(int)), i = 0;
+
+        memcpy(sorted, ids, (size_t)n * sizeof(int));
+        for (int a = 1; a < n; a++)
+                for (int b = a; b > 0 && sorted[b - 1] > sorted[b]; b--) {
+                        int t = sorted[b];
+
+                        sorted[b] = sorted[b - 1];
+                        sorted[b - 1] = t;
+                }
+        while (i < n) {
+                int j = i;
+
+                while (j + 1 < n && sorted[j + 1] == sorted[j] + 1)
+                        j++;
+                fprintf(f, "%s%d", i ? "," : "", sorted[i]);
+                if (j > i)
+                        fprintf(f, "-%d", sorted[j]);
+                i = j + 1;
+        }
+        free(sorted);
+}
+
+/*
+ * The pins vdsm leaves on a VM NUMA-pinned with no explicit CPU pinning (the
+ * seed's case): every vCPU of a guest cell on ALL the CPUs of a node. The
+ * migration rows start from a VM so pinned on a source host that numbers its
+ * nodes differently (cell i on the next node's CPUs), so that the re-fit
+ * rewrites every pin even when the VM fills whole nodes (512 vCPUs: all).
+ */
+static char *make_node_pins(const Host *h, const char *xml)
+{
+        xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
+        xmlNode *cputune = doc ? child(xmlDocGetRootElement(doc), "cputune") : NULL;
+        xmlChar *out = NULL;
+        char *ret;
+        int outlen = 0;
+
+        if (!cputune)
+                die("before_vm_start's output has no <cputune>");
+        for (xmlNode *p = cputune->children; p; p = p->next) {
+                long long v = p->type == XML_ELEMENT_NODE && !strcmp((const char *)p->name, "vcpupin") ?
+                              attr_num(p, "vcpu") : -1;
+                char *list = NULL;
+                size_t len = 0;
+                FILE *f;
+                int i = 0;
+
+                if (v < 0)
+                        continue;
+                /* make_properties fills nodes in order: vCPU v is on node i. */
+                for (long long first = 0; i < h->nnodes && v >= first + h->nodes[i].ncpus; i++)
+                        first += h->nodes[i].ncpus;
+                f = open_memstream(&list, &len);
+                if (!f || i == h->nnodes)
+                        die("vCPU %lld is on no node", v);
+                print_list(f, h->nodes[(i + 1) % h->nnodes].cpus, h->nodes[(i + 1) % h->nnodes].ncpus);
+                fclose(f);
+                xmlSetProp(p, BAD_CAST "cpuset", BAD_CAST list);
+                free(list);
+        }
+        xmlDocDumpMemory(doc, &out, &outlen);
+        if (!out)
+                die("out of memory");
+        ret = strdup((const char *)out);
+        xmlFree(out);
+        xmlFreeDoc(doc);
+        return ret;
 }
 
 /* Deterministic ids, so two runs bench the same bytes. */
@@ -485,6 +580,101 @@ static void make_domain_xml(Workload *w)
         w->xml_len = len;
 }
 
+/* ---------------------------------------------------------------- the migration hooks' host */
+
+static const char *tree_from, *tree_to;
+
+static int copy_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        char dst[PATH_MAX];
+        char buf[65536];
+        int in, out;
+        ssize_t n;
+
+        snprintf(dst, sizeof(dst), "%s%s", tree_to, path + strlen(tree_from));
+        if (flag == FTW_D)
+                return mkdir(dst, 0755) == 0 || errno == EEXIST ? 0 : -1;
+        if (flag != FTW_F)
+                return 0;
+        in = open(path, O_RDONLY | O_CLOEXEC);
+        out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (in < 0 || out < 0)
+                die("cannot copy %s to %s: %s", path, dst, strerror(errno));
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                if (write(out, buf, (size_t)n) != n)
+                        die("cannot write %s: %s", dst, strerror(errno));
+        close(in);
+        close(out);
+        return 0;
+}
+
+static void put_file(const char *dir, const char *rel, const char *text)
+{
+        char path[PATH_MAX];
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, rel);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || close(fd) != 0)
+                die("cannot write %s: %s", path, strerror(errno));
+}
+
+/*
+ * The host for the migration hooks: @from (bench/data/sysfs-512: nodes,
+ * memory, pages, cpuinfo) copied to @to, plus what placing a VM reads and
+ * before_vm_start does not: every online CPU's topology/{physical_package_id,
+ * die_id,thread_siblings_list} and each node's distance row, from the caps.
+ */
+static void make_mig_tree(const Host *h, const char *from, const char *to)
+{
+        char rel[1024], text[PATH_MAX + 1100];
+
+        tree_from = from;
+        tree_to = to;
+        if (mkdir(to, 0755) != 0 && errno != EEXIST)
+                die("cannot create %s: %s", to, strerror(errno));
+        if (nftw(from, copy_one, 16, FTW_PHYS) != 0)
+                die("cannot copy %s to %s", from, to);
+        for (int i = 0; i < h->nnodes; i++) {
+                const Node *n = &h->nodes[i];
+                size_t len = 0;
+
+                for (int k = 0; k < n->ncpus; k++) {
+                        const CpuInfo *c = &h->cpu[n->cpus[k]];
+
+                        snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%d", n->cpus[k]);
+                        snprintf(text, sizeof(text), "%s/%s", to, rel);
+                        mkdir(text, 0755);
+                        snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%d/topology", n->cpus[k]);
+                        snprintf(text, sizeof(text), "%s/%s", to, rel);
+                        if (mkdir(text, 0755) != 0 && errno != EEXIST)
+                                die("cannot create %s: %s", text, strerror(errno));
+                        snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%d/topology/physical_package_id", n->cpus[k]);
+                        snprintf(text, sizeof(text), "%d\n", c->socket < 0 ? 0 : c->socket);
+                        put_file(to, rel, text);
+                        snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%d/topology/die_id", n->cpus[k]);
+                        snprintf(text, sizeof(text), "%d\n", c->die < 0 ? 0 : c->die);
+                        put_file(to, rel, text);
+                        snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", n->cpus[k]);
+                        snprintf(text, sizeof(text), "%s\n", c->siblings ? c->siblings : "");
+                        if (!c->siblings)
+                                snprintf(text, sizeof(text), "%d\n", n->cpus[k]);
+                        put_file(to, rel, text);
+                }
+                for (int k = 0; k < n->ndist; k++)
+                        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%d", k ? " " : "", n->dist[k]);
+                snprintf(text + len, sizeof(text) - len, "\n");
+                snprintf(rel, sizeof(rel), "sys/devices/system/node/node%d/distance", n->id);
+                if (n->ndist == h->nnodes)
+                        put_file(to, rel, text);
+        }
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        return remove(path);
+}
+
 /* ---------------------------------------------------------------- running */
 
 typedef struct Stats {
@@ -525,6 +715,8 @@ typedef struct Target {
         const char *path;
         char **argv;
         char **envp;
+        bool stdin_xml;         /* the domain XML on stdin (libvirt's hook), else /dev/null */
+        const char *outpath;    /* stdout to this file (read back as the output), else /dev/null */
 } Target;
 
 /*
@@ -534,7 +726,8 @@ typedef struct Target {
  * program's own peak, where a child of the bench would report the bench's.
  *
  * Request: SpawnHead, then @len bytes of NUL-terminated strings: the stderr
- * file, the program, its @nargs arguments, its @nenv environment entries.
+ * file, the stdin file and the stdout file ("" for /dev/null), the program,
+ * its @nargs arguments, its @nenv environment entries.
  */
 typedef struct SpawnHead {
         uint32_t nargs, nenv, len;
@@ -596,10 +789,10 @@ static void spawner_main(int req, int res)
 
         while (read_full(req, &h, sizeof(h))) {
                 SpawnResult r = { .status = -EINVAL };
-                size_t n = 0, nstr = (size_t)h.nargs + h.nenv + 2;
+                size_t n = 0, nstr = (size_t)h.nargs + h.nenv + 4;
                 struct rusage ru;
                 double t0;
-                int status, errfd;
+                int status, errfd, infd = -1, outfd = -1;
                 pid_t pid;
 
                 if (h.len > SPAWN_MAX_BYTES || nstr > SPAWN_MAX_STRINGS || !read_full(req, buf, h.len))
@@ -608,36 +801,47 @@ static void spawner_main(int req, int res)
                         strs[n++] = buf + off;
                 if (n != nstr || h.len == 0 || buf[h.len - 1] != '\0')
                         goto reply;
-                /* strs: errfile, path, argv[0..nargs-1], envp[0..nenv-1] */
+                /* strs: errfile, infile, outfile, path, argv[0..nargs-1], envp[0..nenv-1] */
                 errfd = open(strs[0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
                 if (errfd < 0) {
                         r.status = -errno;
+                        goto reply;
+                }
+                infd = open(strs[1][0] ? strs[1] : "/dev/null", O_RDONLY | O_CLOEXEC);
+                outfd = open(strs[2][0] ? strs[2] : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                if (infd < 0 || outfd < 0) {
+                        r.status = -errno;
+                        close(errfd);
+                        if (infd >= 0)
+                                close(infd);
+                        if (outfd >= 0)
+                                close(outfd);
                         goto reply;
                 }
                 {
                         char *argv[SPAWN_MAX_STRINGS + 1], *envp[SPAWN_MAX_STRINGS + 1];
 
                         for (uint32_t i = 0; i < h.nargs; i++)
-                                argv[i] = strs[2 + i];
+                                argv[i] = strs[4 + i];
                         argv[h.nargs] = NULL;
                         for (uint32_t i = 0; i < h.nenv; i++)
-                                envp[i] = strs[2 + h.nargs + i];
+                                envp[i] = strs[4 + h.nargs + i];
                         envp[h.nenv] = NULL;
 
                         t0 = now_ms();
                         pid = fork();
                         if (pid == 0) {
-                                int devnull = open("/dev/null", O_RDWR);
-
-                                dup2(devnull, STDIN_FILENO);
-                                dup2(devnull, STDOUT_FILENO);
+                                dup2(infd, STDIN_FILENO);
+                                dup2(outfd, STDOUT_FILENO);
                                 dup2(errfd, STDERR_FILENO);
-                                execve(strs[1], argv, envp);
-                                dprintf(STDERR_FILENO, "%s: cannot run %s: %s\n", prog, strs[1], strerror(errno));
+                                execve(strs[3], argv, envp);
+                                dprintf(STDERR_FILENO, "%s: cannot run %s: %s\n", prog, strs[3], strerror(errno));
                                 _exit(127);
                         }
                 }
                 close(errfd);
+                close(infd);
+                close(outfd);
                 if (pid < 0) {
                         r.status = -errno;
                         goto reply;
@@ -692,7 +896,7 @@ static void spawner_stop(void)
  * One timed run of @t through the spawner: its stderr goes to @errpath.
  * Returns the exit status (128+signal when killed); sets wall time and peak RSS.
  */
-static int run_once(const Target *t, const char *errpath, double *ret_ms, long *ret_rss)
+static int run_once(const Target *t, const char *errpath, const char *inpath, double *ret_ms, long *ret_rss)
 {
         static char buf[SPAWN_MAX_BYTES];
         SpawnHead h = { 0 };
@@ -702,6 +906,8 @@ static int run_once(const Target *t, const char *errpath, double *ret_ms, long *
         size_t n = 0;
 
         strs[n++] = errpath;
+        strs[n++] = t->stdin_xml ? inpath : "";
+        strs[n++] = t->outpath ? t->outpath : "";
         strs[n++] = t->path;
         for (char **a = t->argv; *a; a++, h.nargs++)
                 if (n < SPAWN_MAX_STRINGS)
@@ -709,7 +915,7 @@ static int run_once(const Target *t, const char *errpath, double *ret_ms, long *
         for (char **e = t->envp; *e; e++, h.nenv++)
                 if (n < SPAWN_MAX_STRINGS)
                         strs[n++] = *e;
-        if (n != (size_t)h.nargs + h.nenv + 2)
+        if (n != (size_t)h.nargs + h.nenv + 4)
                 die("too many arguments for %s", t->path);
         for (size_t i = 0; i < n; i++) {
                 size_t l = strlen(strs[i]) + 1;
@@ -763,14 +969,14 @@ static bool measure(const Target *t, const Workload *w, const char *workpath, co
                 int status;
 
                 write_file(workpath, w->xml, w->xml_len);
-                status = run_once(t, errpath, &dt, &rss);
+                status = run_once(t, errpath, workpath, &dt, &rss);
                 if (status != 0) {
                         report_failure(t, status, errpath, workpath);
                         free(ms);
                         return false;
                 }
                 if (i == -warmup && ret_output) {
-                        FILE *f = fopen(workpath, "r");
+                        FILE *f = fopen(t->outpath ? t->outpath : workpath, "r");
                         struct stat sb;
 
                         if (!f || fstat(fileno(f), &sb) != 0)
@@ -824,6 +1030,9 @@ static void usage(FILE *f)
                 "      --builddir DIR   where hooks/ and bench/bench-floor are (default .)\n"
                 "      --srcdir DIR     where bench/data is (default .)\n"
                 "      --keep DIR       write each generated domain XML and hook output to DIR\n"
+                "      --no-migration   leave out the migration rows (the destination check and libvirt's\n"
+                "                       migrate begin on a VM vdsm pinned to whole nodes, read from a copy of\n"
+                "                       the sysfs tree with CPU topology and node distances added)\n"
                 "  -h, --help\n",
                 prog);
 }
@@ -842,7 +1051,7 @@ static int parse_int(const char *s, int min, int max, const char *what)
 
 int main(int argc, char **argv)
 {
-        enum { OPT_HOOK = 256, OPT_CAPS, OPT_SYSFS, OPT_BUILDDIR, OPT_SRCDIR, OPT_KEEP };
+        enum { OPT_HOOK = 256, OPT_CAPS, OPT_SYSFS, OPT_BUILDDIR, OPT_SRCDIR, OPT_KEEP, OPT_NOMIG };
         static const struct option longopts[] = {
                 { "runs", required_argument, NULL, 'n' },
                 { "warmup", required_argument, NULL, 'w' },
@@ -853,10 +1062,13 @@ int main(int argc, char **argv)
                 { "builddir", required_argument, NULL, OPT_BUILDDIR },
                 { "srcdir", required_argument, NULL, OPT_SRCDIR },
                 { "keep", required_argument, NULL, OPT_KEEP },
+                { "no-migration", no_argument, NULL, OPT_NOMIG },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
         const char *builddir = ".", *srcdir = ".", *caps = NULL, *keep = NULL, *sysfs = NULL;
+        char migtree[PATH_MAX + 16], ledgerpath[PATH_MAX + 16], outpath[PATH_MAX + 16];
+        bool migration = true;
         char sysfspath[PATH_MAX];
         const char *hooks[MAX_HOOKS];
         int nhooks = 0, runs = 200, warmup = 5, sizes[MAX_SIZES] = { 4, 64, 512 }, nsizes = 3;
@@ -896,6 +1108,7 @@ int main(int argc, char **argv)
                 case OPT_BUILDDIR: builddir = optarg; break;
                 case OPT_SRCDIR: srcdir = optarg; break;
                 case OPT_KEEP: keep = optarg; break;
+                case OPT_NOMIG: migration = false; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
@@ -924,6 +1137,14 @@ int main(int argc, char **argv)
         snprintf(errpath, sizeof(errpath), "%s/stderr", tmpdir);
         /* The hooks' CPU ledger where production keeps it: on tmpfs (/run there, /dev/shm here). */
         snprintf(statedir, sizeof(statedir), "/dev/shm/hpvm-bench-%ld", (long)getpid());
+        snprintf(ledgerpath, sizeof(ledgerpath), "%s/cpus", statedir);
+        snprintf(outpath, sizeof(outpath), "%s/stdout", tmpdir);
+        /* The migration hooks read thread siblings and distances: a copy of the tree with them, on tmpfs as sysfs is. */
+        snprintf(migtree, sizeof(migtree), "/dev/shm/hpvm-bench-%ld-sysfs", (long)getpid());
+        if (migration && !sysfs)
+                migration = false;
+        if (migration)
+                make_mig_tree(&host, sysfs, migtree);
         snprintf(confpath, sizeof(confpath), "%s/hpvm.conf", tmpdir);
         {
                 char *conf = strf("state_dir=%s\nreserved_cpus=\n", statedir);
@@ -940,11 +1161,16 @@ int main(int argc, char **argv)
                "host: %s (%d NUMA nodes, %d CPUs), read by the hooks from %s\n"
                "properties: cputune (every vCPU 1:1), numatune strict, guestnuma (a cell per node);\n"
                "  +highperf adds highperf=true hugepages=1048576 emulatorpin iothreads=2 iothreadpin nosharepages=true\n"
-               "floor: bench-floor, libxml2 xmlReadFile + write to a temp file + rename; ratio: hook/floor medians\n\n",
-               runs, warmup, caps, host.nnodes, host.ncpus, sysfs ? sysfs : "the same capabilities file");
-        printf("%-24s %5s %7s | %8s %8s %8s %8s | %8s %8s %8s %8s | %6s\n",
+               "floor: bench-floor, libxml2 xmlReadFile + write to a temp file + rename; ratio: hook/floor medians\n"
+               "%s\n",
+               runs, warmup, caps, host.nnodes, host.ncpus, sysfs ? sysfs : "the same capabilities file",
+               migration ? "migration: before_vm_start's output with every vCPU of a cell pinned to a whole node (the\n"
+                           "  next one: another host's numbering), checked and re-fitted on the same host read with\n"
+                           "  thread siblings and distances; the check replaces its reservation each run, migrate begin\n"
+                           "  (XML on stdin, the re-fitted XML on stdout) applies it\n" : "");
+        printf("%-28s %5s %7s | %8s %8s %8s %8s | %8s %8s %8s %8s | %6s\n",
                "hook", "vCPUs", "XML KiB", "median", "p90", "min", "RSS", "median", "p90", "min", "RSS", "ratio");
-        printf("%-24s %5s %7s | %8s %8s %8s %8s | %8s %8s %8s %8s | %6s\n",
+        printf("%-28s %5s %7s | %8s %8s %8s %8s | %8s %8s %8s %8s | %6s\n",
                "", "", "", "ms", "ms", "ms", "KiB", "floor ms", "ms", "ms", "KiB", "median");
         fflush(stdout);
 
@@ -952,7 +1178,8 @@ int main(int argc, char **argv)
                 Workload w = { .vcpus = sizes[s] };
                 char *env_domxml, *env_ct, *env_nt, *env_gn;
                 char *floor_argv[] = { floorpath, NULL };
-                Stats fs;
+                Stats fs, fs_floor;
+                Target floor_t;
 
                 make_properties(&host, &w);
                 make_domain_xml(&w);
@@ -962,7 +1189,7 @@ int main(int argc, char **argv)
                 env_gn = strf("guestnuma=%s", w.guestnuma);
                 char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C",
                                  env_domxml, env_ct, env_nt, env_gn, env_conf, NULL };
-                Target floor_t = { "bench-floor", floorpath, floor_argv, envp };
+                floor_t = (Target) { "bench-floor", floorpath, floor_argv, envp, false, NULL };
 
                 if (keep) {
                         char p[PATH_MAX + 64];
@@ -995,7 +1222,7 @@ int main(int argc, char **argv)
                         char hookpath[PATH_MAX], label[64], *output = NULL;
                         char *hook_argv[] = { hookpath, (char *)(sysfs ? "--sysfs-root" : "--host-caps"),
                                               (char *)(sysfs ? sysfs : caps), NULL };
-                        Target hook_t = { label, hookpath, hook_argv, hp ? hp_envp : envp };
+                        Target hook_t = { label, hookpath, hook_argv, hp ? hp_envp : envp, false, NULL };
                         Stats hs;
                         size_t pins;
 
@@ -1027,10 +1254,79 @@ int main(int argc, char **argv)
                                 write_file(p, output, strlen(output));
                         }
                         free(output);
-                        printf("%-24s %5d %7.1f | %8.3f %8.3f %8.3f %8ld | %8.3f %8.3f %8.3f %8ld | %5.2fx\n",
+                        printf("%-28s %5d %7.1f | %8.3f %8.3f %8.3f %8ld | %8.3f %8.3f %8.3f %8ld | %5.2fx\n",
                                label, w.vcpus, (double)w.xml_len / 1024, hs.median, hs.p90, hs.min,
                                hs.max_rss_kib, fs.median, fs.p90, fs.min, fs.max_rss_kib, hs.median / fs.median);
                         fflush(stdout);
+                }
+                if (migration && !failed) {
+                        /*
+                         * The source: before_vm_start pins every vCPU of a cell to its whole node (as
+                         * vdsm does for a VM NUMA-pinned without CPU pinning). Each hook then runs as
+                         * in a migration to this host: the check replaces its own reservation at
+                         * every run, migrate begin applies it and prints the rewritten XML.
+                         */
+                        char *src_envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C",
+                                             env_domxml, env_ct, env_nt, env_gn, env_conf, NULL };
+                        char *mig_envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C",
+                                             env_domxml, env_conf, NULL };
+                        char *lv_envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C", env_conf,
+                                            NULL };
+                        char startpath[PATH_MAX + 32], checkpath[PATH_MAX + 32], lvpath[PATH_MAX + 32], domname[64];
+                        char *start_argv[] = { startpath, (char *)"--sysfs-root", (char *)sysfs, NULL };
+                        char *check_argv[] = { checkpath, (char *)"--sysfs-root", migtree, NULL };
+                        char *lv_argv[] = { lvpath, (char *)"--sysfs-root", migtree, domname, (char *)"migrate",
+                                            (char *)"begin", (char *)"-", NULL };
+                        Target start_t = { "source", startpath, start_argv, src_envp, false, NULL };
+                        Target check_t = { "before_migration_destination", checkpath, check_argv, mig_envp, false, NULL };
+                        Target lv_t = { "libvirt_qemu migrate begin", lvpath, lv_argv, lv_envp, true, outpath };
+                        Workload src = w;
+                        char *started = NULL, *srcxml = NULL, *refitted = NULL;
+                        Stats cs, ls;
+
+                        snprintf(startpath, sizeof(startpath), "%s/hooks/before_vm_start", builddir);
+                        snprintf(checkpath, sizeof(checkpath), "%s/hooks/before_migration_destination", builddir);
+                        snprintf(lvpath, sizeof(lvpath), "%s/hooks/libvirt_qemu", builddir);
+                        snprintf(domname, sizeof(domname), "bench-%dvcpu", w.vcpus);
+                        /* Other sizes' VMs would hold CPUs here: each size migrates into an empty ledger. */
+                        unlink(ledgerpath);
+                        if (!measure(&start_t, &w, workpath, errpath, 0, 1, &fs, &started))
+                                failed = true;
+                        srcxml = failed ? NULL : make_node_pins(&host, started);
+                        src.xml = srcxml;
+                        src.xml_len = srcxml ? strlen(srcxml) : 0;
+                        /* The floor on the same document: node-wide pins make it larger than the engine's. */
+                        if (!failed && (!measure(&floor_t, &src, workpath, errpath, warmup, runs, &fs_floor, NULL) ||
+                                        !measure(&check_t, &src, workpath, errpath, warmup, runs, &cs, NULL) ||
+                                        !measure(&lv_t, &src, workpath, errpath, warmup, runs, &ls, &refitted)))
+                                failed = true;
+                        if (!failed && (count_substr(refitted, "<vcpupin ") != (size_t)w.vcpus ||
+                                        !strcmp(refitted, srcxml))) {
+                                fprintf(stderr, "%s: migrate begin did not re-fit the %d vCPU pins\n", prog, w.vcpus);
+                                failed = true;
+                        }
+                        if (!failed && keep) {
+                                char p[PATH_MAX + 64];
+
+                                snprintf(p, sizeof(p), "%s/migrate-source-%d.xml", keep, w.vcpus);
+                                write_file(p, srcxml, strlen(srcxml));
+                                snprintf(p, sizeof(p), "%s/migrate-refit-%d.xml", keep, w.vcpus);
+                                write_file(p, refitted, strlen(refitted));
+                        }
+                        if (!failed) {
+                                printf("%-28s %5d %7.1f | %8.3f %8.3f %8.3f %8ld | %8.3f %8.3f %8.3f %8ld | %5.2fx\n",
+                                       "before_migration_destination", w.vcpus, (double)src.xml_len / 1024, cs.median, cs.p90,
+                                       cs.min, cs.max_rss_kib, fs_floor.median, fs_floor.p90, fs_floor.min,
+                                       fs_floor.max_rss_kib, cs.median / fs_floor.median);
+                                printf("%-28s %5d %7.1f | %8.3f %8.3f %8.3f %8ld | %8.3f %8.3f %8.3f %8ld | %5.2fx\n",
+                                       "libvirt_qemu migrate begin", w.vcpus, (double)src.xml_len / 1024, ls.median, ls.p90,
+                                       ls.min, ls.max_rss_kib, fs_floor.median, fs_floor.p90, fs_floor.min,
+                                       fs_floor.max_rss_kib, ls.median / fs_floor.median);
+                                fflush(stdout);
+                        }
+                        free(started);
+                        free(srcxml);
+                        free(refitted);
                 }
                 free(env_ep);
                 free(env_iop);
@@ -1044,6 +1340,9 @@ int main(int argc, char **argv)
                 free(w.xml);
         }
         spawner_stop();
+        if (migration)
+                nftw(migtree, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        unlink(outpath);
         unlink(workpath);
         unlink(errpath);
         unlink(confpath);

@@ -75,3 +75,12 @@ void hpvm_hook_warnings(const HpvmWarnings *w);
 
 /* Property getter reading the environment (vdsm passes custom properties as variables). */
 const char *hpvm_hook_getenv(const char *name, void *opaque);
+
+/*
+ * Release every VF the VM holds in this host's VF ledger (vfmigrate.h), the
+ * VM named by --vm-id/$vmId, else by the <uuid> of the domain XML @in
+ * (@inlen bytes). Prints a note when any went. Returns how many, or the
+ * ledger's errors (one line in @err).
+ */
+int hpvm_hook_release_vfs(const HpvmHookOpts *opts, const HpvmConfig *cfg, const char *in, size_t inlen,
+                          HpvmError *err);

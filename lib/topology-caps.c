@@ -427,6 +427,10 @@ int hpvm_host_parse_caps(const char *buf, size_t len, unsigned parts, HpvmHost *
         size_t ncells = 0;
         int r;
 
+        /* One document either way: thread siblings come with the rest of the CPU topology. */
+        if (parts & HPVM_HOST_CPU_CORES)
+                parts |= HPVM_HOST_CPU_TOPOLOGY;
+
         r = hpvm_xml_parse(buf, len, "capabilities", WHAT, &doc, err);
         if (r < 0)
                 return r;
@@ -469,7 +473,7 @@ int hpvm_host_parse_caps(const char *buf, size_t len, unsigned parts, HpvmHost *
         r = read_cpu_flags(h, host, err);
         if (r < 0)
                 return r;
-        h->parts = HPVM_HOST_CPU_FLAGS | (parts & (HPVM_HOST_CPU_TOPOLOGY | HPVM_HOST_DISTANCES));
+        h->parts = HPVM_HOST_CPU_FLAGS | (parts & (HPVM_HOST_CPU_TOPOLOGY | HPVM_HOST_DISTANCES | HPVM_HOST_CPU_CORES));
         if (ret_use) {
                 u = hpvm_usage_new(h);
                 if (!u)

@@ -465,8 +465,11 @@ static int read_siblings(Loader *l, const HpvmHost *h, unsigned c, HpvmCpuSet *r
         return 0;
 }
 
-/* Online CPUs and, with @topology, where each one sits and which threads share its core. */
-static int read_cpus(Loader *l, HpvmHost *h, bool topology)
+/*
+ * Online CPUs and, with @topology, where each one sits and which threads
+ * share its core; with @cores alone, only which threads share a core.
+ */
+static int read_cpus(Loader *l, HpvmHost *h, bool topology, bool cores)
 {
         size_t len;
         int r;
@@ -475,17 +478,17 @@ static int read_cpus(Loader *l, HpvmHost *h, bool topology)
         if (r < 0)
                 return r;
         r = buf_cpulist(l, len, HPVM_CPUSET_MAX, "CPU", false, &h->online);
-        if (r < 0 || !topology)
+        if (r < 0 || (!topology && !cores))
                 return r;
 
         /* Offline CPUs have no topology folder on most architectures: read online ones only. */
         for (int c = hpvm_cpuset_next(&h->online, 0); c >= 0; c = hpvm_cpuset_next(&h->online, (unsigned) c + 1)) {
-                HpvmCpuTopo t = { .node = -1 };
+                HpvmCpuTopo t = { .node = -1, .socket = -1, .die = -1 };
 
-                r = read_topo_id(l, false, &t.socket, (unsigned) c, "physical_package_id");
+                r = topology ? read_topo_id(l, false, &t.socket, (unsigned) c, "physical_package_id") : 0;
                 if (r < 0)
                         return r;
-                r = read_topo_id(l, true, &t.die, (unsigned) c, "die_id");
+                r = topology ? read_topo_id(l, true, &t.die, (unsigned) c, "die_id") : 0;
                 if (r < 0)
                         return r;
                 r = hpvm_host_set_cpu(h, (unsigned) c, &t);
@@ -846,7 +849,7 @@ int hpvm_host_load_sysfs(const char *root, unsigned parts, HpvmHost **ret_host, 
         l.buf = buf;
 
         h->parts = parts & HPVM_HOST_ALL;
-        r = read_cpus(&l, h, parts & HPVM_HOST_CPU_TOPOLOGY);
+        r = read_cpus(&l, h, parts & HPVM_HOST_CPU_TOPOLOGY, parts & HPVM_HOST_CPU_CORES);
         if (r >= 0)
                 r = has_node_dir(&l, &numa);
         if (r >= 0)

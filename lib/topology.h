@@ -81,7 +81,9 @@ enum {
         HPVM_HOST_CPU_TOPOLOGY = 1u << 0,   /* cpu[] and cores[]: socket, die and thread siblings of every online CPU */
         HPVM_HOST_CPU_FLAGS = 1u << 1,      /* invtsc, tsc_hz, tsc_scaling */
         HPVM_HOST_DISTANCES = 1u << 2,      /* distance[] */
-        HPVM_HOST_ALL = HPVM_HOST_CPU_TOPOLOGY | HPVM_HOST_CPU_FLAGS | HPVM_HOST_DISTANCES,
+        HPVM_HOST_CPU_CORES = 1u << 3,      /* cpu[] and cores[] from thread siblings alone (socket, die -1): what
+                                             * placement reads, a fifth of TOPOLOGY's sysfs reads (one file per core) */
+        HPVM_HOST_ALL = HPVM_HOST_CPU_TOPOLOGY | HPVM_HOST_CPU_FLAGS | HPVM_HOST_DISTANCES | HPVM_HOST_CPU_CORES,
 };
 
 /* Empty host (no nodes). Returns NULL on ENOMEM. */
@@ -175,7 +177,8 @@ void hpvm_usage_free_cpus(const HpvmHost *h, const HpvmUsage *u, HpvmCpuSet *ret
  * Read the host from sysfs and procfs under @root ("/" for the live host, or
  * a fake tree in tests): <root>/sys/devices/system/cpu/online,
  * cpu/cpuN/topology/{physical_package_id,die_id,thread_siblings_list}
- * (HPVM_HOST_CPU_TOPOLOGY), sys/devices/system/node/{online,nodeN/cpulist,
+ * (HPVM_HOST_CPU_TOPOLOGY; thread_siblings_list alone with HPVM_HOST_CPU_CORES),
+ * sys/devices/system/node/{online,nodeN/cpulist,
  * nodeN/meminfo,nodeN/distance (HPVM_HOST_DISTANCES),
  * nodeN/hugepages/hugepages-<size>kB/{nr,free}_hugepages},
  * <root>/proc/cpuinfo flags and cpu/cpu0/tsc_freq_khz (HPVM_HOST_CPU_FLAGS).

@@ -219,7 +219,7 @@ static int hook_parse(const char *name, const char *value, char *msg, size_t siz
 
                 r = hpvm_prop_cpuset_parse(name, value, &s, &err);
         } else if (strcmp(name, "invtsc") == 0 || strcmp(name, "nosharepages") == 0 ||
-                   strcmp(name, "highperf") == 0) {
+                   strcmp(name, "highperf") == 0 || strcmp(name, "migration_refit") == 0) {
                 bool b;
 
                 r = hpvm_prop_bool_parse(name, value, &b, &err);
@@ -442,6 +442,13 @@ static const struct {
         { "nosharepages", "n", BOTH_REFUSE },
         { "highperf", "yes", BOTH_OK },
         { "highperf", "yes,no", BOTH_REFUSE },
+        /* migration_refit (the migration hooks) */
+        { "migration_refit", "false", BOTH_OK },
+        { "migration_refit", "TRUE", BOTH_OK },
+        { "migration_refit", "0", BOTH_OK },
+        { "migration_refit", "", BOTH_REFUSE },
+        { "migration_refit", "off", BOTH_REFUSE },
+        { "migration_refit", "false ", BOTH_REFUSE },
         /* iothreads */
         { "iothreads", "1", BOTH_OK },
         { "iothreads", "9", BOTH_OK },
@@ -488,7 +495,7 @@ static const struct {
 /* Every property the hooks read, whether or not this file has samples for it. */
 static const char *const all_props[] = {
         "cputune", "numatune", "guestnuma", "hugepages", "invtsc", "nosharepages",
-        "highperf", "emulatorpin", "iothreads", "iothreadpin", "cpupolicy", "sriov_migratable",
+        "highperf", "emulatorpin", "iothreads", "iothreadpin", "cpupolicy", "sriov_migratable", "migration_refit",
         DEV_PREFIX "sriov_migratable",
 };
 

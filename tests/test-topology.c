@@ -1077,6 +1077,38 @@ START_TEST(test_parts)
 }
 END_TEST
 
+/* Thread siblings alone (what placement reads): the same cores as a full load, no socket or die. */
+START_TEST(test_parts_cores)
+{
+        static const char *const trees[] = { "numa1", "numa2", "numa4-cpuless", "nonuma" };
+
+        for (size_t i = 0; i < HPVM_ARRAY_SIZE(trees); i++) {
+                HpvmHost *full = NULL, *cores = NULL;
+                HpvmError err = { 0 };
+                char *path;
+
+                ck_assert_int_ge(asprintf(&path, "%s/tests/data/sysfs/%s", th_srcdir(), trees[i]), 0);
+                ck_assert_int_eq(hpvm_host_load_sysfs(path, HPVM_HOST_ALL, &full, NULL, &err), 0);
+                ck_assert_int_eq(hpvm_host_load_sysfs(path, HPVM_HOST_CPU_CORES, &cores, NULL, &err), 0);
+                ck_assert_uint_eq(cores->parts, HPVM_HOST_CPU_CORES);
+                ck_assert_uint_eq(cores->ncpu, full->ncpu);
+                ck_assert_uint_eq(cores->ncores, full->ncores);
+                for (size_t k = 0; k < full->ncores; k++)
+                        ck_assert(hpvm_cpuset_equal(&cores->cores[k], &full->cores[k]));
+                for (unsigned c = 0; c < full->ncpu; c++) {
+                        ck_assert_int_eq(cores->cpu[c].core, full->cpu[c].core);
+                        ck_assert_int_eq(cores->cpu[c].node, full->cpu[c].node);
+                        ck_assert_int_eq(cores->cpu[c].socket, -1);
+                        ck_assert_int_eq(cores->cpu[c].die, -1);
+                }
+                ck_assert_uint_eq(hpvm_host_threads_per_core(cores), hpvm_host_threads_per_core(full));
+                hpvm_host_free(full);
+                hpvm_host_free(cores);
+                free(path);
+        }
+}
+END_TEST
+
 static Suite *topology_suite(void)
 {
         Suite *s = suite_create("topology");
@@ -1105,6 +1137,7 @@ static Suite *topology_suite(void)
 
         tc = tcase_create("parts");
         tcase_add_test(tc, test_parts);
+        tcase_add_test(tc, test_parts_cores);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("live");
