@@ -1,4 +1,5 @@
 /* after_migration_destination: vdsm hook that records an arrived pinned VM as running on this host in the CPU ledger. */
+#include <errno.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -41,18 +42,23 @@ int main(int argc, char **argv)
                 hpvm_hook_report(err.msg);
                 failed = 1;
         }
-        /* Before returning: vdsm refreshes its view of the VM's devices right after this hook. */
-        HpvmVfMigCtx vctx = { .config = cfg, .sysfs_root = opts.host.sysfs_root, .vm_id = opts.vm_id,
-                              .now = ctx.now };
-        if ((r = hpvm_domain_parse(in, inlen, &d, &err)) < 0 ||
-            (r = hpvm_vfmig_after_destination(&vctx, d, &warn, &err)) < 0) {
-                hpvm_hook_report(err.msg);
-                failed = 1;
-        } else if (r > 0) {
-                fprintf(stderr, "hpvm: plugged %d VF NIC%s back into the VM on this host\n", r, r == 1 ? "" : "s");
-        }
         for (size_t i = 0; i < notes.n; i++)
                 hpvm_hook_report(notes.msg[i]);
+        /* The input itself is bad (-EINVAL, said once): nothing to do for the VFs either. */
+        if (r != -EINVAL) {
+                /* Before returning: vdsm refreshes its view of the VM's devices right after this hook. */
+                HpvmVfMigCtx vctx = { .config = cfg, .sysfs_root = opts.host.sysfs_root, .vm_id = opts.vm_id,
+                                      .now = ctx.now };
+
+                if ((r = hpvm_domain_parse(in, inlen, &d, &err)) < 0 ||
+                    (r = hpvm_vfmig_after_destination(&vctx, d, &warn, &err)) < 0) {
+                        hpvm_hook_report(err.msg);
+                        failed = 1;
+                } else if (r > 0) {
+                        fprintf(stderr, "hpvm: plugged %d VF NIC%s back into the VM on this host\n", r,
+                                r == 1 ? "" : "s");
+                }
+        }
         hpvm_hook_warnings(&warn);
         return failed ? HPVM_EXIT_FAIL : HPVM_EXIT_OK;
 fail:

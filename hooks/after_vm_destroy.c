@@ -1,4 +1,5 @@
 /* after_vm_destroy: vdsm hook that releases the host CPUs of a VM that stopped on this host. */
+#include <errno.h>
 #include <time.h>
 
 #include "hookmain.h"
@@ -33,17 +34,20 @@ int main(int argc, char **argv)
         ctx.host = opts.host;
         ctx.vm_id = opts.vm_id;
         ctx.now = time(NULL);
-        /* Its CPUs and its VFs: one ledger's failure does not keep the other from releasing. */
+        /*
+         * Its CPUs and its VFs: one ledger's failure does not keep the other from releasing. A VM
+         * this input cannot name (-EINVAL: no id, a bad XML) is said once.
+         */
         if ((r = hpvm_migrate_release(&ctx, in, inlen, &notes, &err)) < 0) {
-                hpvm_hook_report(err.msg);
-                failed = 1;
-        }
-        if ((r = hpvm_hook_release_vfs(&opts, cfg, in, inlen, &err)) < 0) {
                 hpvm_hook_report(err.msg);
                 failed = 1;
         }
         for (size_t i = 0; i < notes.n; i++)
                 hpvm_hook_report(notes.msg[i]);
+        if (r != -EINVAL && (r = hpvm_hook_release_vfs(&opts, cfg, in, inlen, &err)) < 0) {
+                hpvm_hook_report(err.msg);
+                failed = 1;
+        }
         return failed ? HPVM_EXIT_FAIL : HPVM_EXIT_OK;
 fail:
         hpvm_hook_report(err.msg);

@@ -51,7 +51,7 @@ int main(int argc, char **argv)
                 goto fail;
         }
         if (r > 0)
-                fprintf(stderr, "hpvm: reserved %d VF%s on this host for the VM's VF NICs\n", r, r == 1 ? "" : "s");
+                hpvm_warn(&notes, "reserved %d VF%s on this host for the VM's VF NICs", r, r == 1 ? "" : "s");
         for (size_t i = 0; i < notes.n; i++)
                 hpvm_hook_report(notes.msg[i]);
         hpvm_hook_warnings(&warn);

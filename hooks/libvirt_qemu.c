@@ -72,7 +72,7 @@ int main(int argc, char **argv)
                 /* QEMU ended here (stopped, migrated away, or an incoming migration failed): CPUs and VFs go. */
                 r = hpvm_migrate_release(&ctx, in, inlen, &notes, &err);
                 soft(r, &err, &notes, &warn);
-                if (hpvm_hook_release_vfs(&opts, cfg, in, inlen, &err) < 0)
+                if (r != -EINVAL && hpvm_hook_release_vfs(&opts, cfg, in, inlen, &err) < 0)
                         fprintf(stderr, "hpvm: warning: %s\n", err.msg);
                 return HPVM_EXIT_OK;
         }

@@ -402,8 +402,15 @@ static int openat2_in_root(const Loader *l, const char *rel, int flags)
                 .flags = (uint64_t)flags | O_CLOEXEC,
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
-        long fd = syscall(SYS_openat2, l->root_fd, rel, &how, sizeof(how));
+        long fd;
 
+        /*
+         * EAGAIN: a rename or mount anywhere on the system raced the resolution (the kernel cannot
+         * prove it stayed in the root). openat2(2) says retry; a few times, then it is an error.
+         */
+        for (int tries = 0; tries < 64; tries++)
+                if ((fd = syscall(SYS_openat2, l->root_fd, rel, &how, sizeof(how))) >= 0 || errno != EAGAIN)
+                        break;
         return fd < 0 ? -errno : (int)fd;
 }
 #endif

@@ -11,13 +11,14 @@
 #include <unistd.h>
 
 #include "cpuset.h"
+#include "sriovtree.h"
 #include "sysfsgen.h"
 #include "testhelp.h"
 #include "util.h"
 
 #define UUID_A "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 
-/* One destination: a 2x8-CPU host tree, its configuration and ledger, the source XML as vdsm hands it. */
+/* One destination: a 2x8-CPU host tree (and, for the VF tests, three VFs of two PFs on node 0), its configuration and ledger, the source XML as vdsm hands it. */
 static char *dir, *conf_env, *ledger, *domxml, *env_domxml, *stdin_file, *env_stdin, *src_xml;
 static char *hook_dst, *hook_lv, *hook_arrived, *hook_left, *hook_destroy;
 
@@ -574,6 +575,138 @@ START_TEST(test_release)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- SR-IOV VF NICs */
+
+/*
+ * The source XML with @n failover VF NICs (network "sriov-fo" in vdsm's
+ * metadata), each at a VF address the destination does not have
+ * (0000:5e:10.<i>), paired with a virtio NIC of the same MAC.
+ */
+static char *with_vfs(unsigned n)
+{
+        char *meta = strdup(""), *devs = strdup(""), *t, *s, *at;
+
+        for (unsigned i = 0; i < n; i++) {
+                t = strf("%s      <ovirt-vm:device mac_address='00:1a:4a:16:01:%02x'>"
+                         "<ovirt-vm:network>sriov-fo</ovirt-vm:network></ovirt-vm:device>\n", meta, i);
+                free(meta);
+                meta = t;
+                t = strf("%s    <interface type='bridge'><mac address='00:1a:4a:16:01:%02x'/><source bridge='ovirtmgmt'/>"
+                         "<model type='virtio'/><teaming type='persistent'/><alias name='ua-bk%u'/></interface>\n"
+                         "    <interface type='hostdev' managed='yes'><mac address='00:1a:4a:16:01:%02x'/>"
+                         "<source><address type='pci' domain='0x0000' bus='0x5e' slot='0x10' function='0x%x'/></source>"
+                         "<teaming type='transient' persistent='ua-bk%u'/><alias name='ua-vf%u'/></interface>\n",
+                         devs, i, i, i, i, i, i);
+                free(devs);
+                devs = t;
+        }
+        at = strstr(src_xml, "    </ovirt-vm:vm>");
+        ck_assert_ptr_nonnull(at);
+        t = strf("%.*s%s%s", (int)(at - src_xml), src_xml, meta, at);
+        at = strstr(t, "  </devices>");
+        ck_assert_ptr_nonnull(at);
+        s = strf("%.*s%s%s", (int)(at - t), t, devs, at);
+        free(t);
+        free(meta);
+        free(devs);
+        return s;
+}
+
+static char *vf_ledger_text(void)
+{
+        _cleanup_free_ char *path = strf("%s/state/vfs", dir);
+        struct stat st;
+
+        return stat(path, &st) == 0 ? th_slurp(path, NULL) : strdup("");
+}
+
+START_TEST(test_vf_sequence)
+{
+        const char *env[] = { "vmId=" UUID_A, NULL };
+        _cleanup_free_ char *host = strf("%s/host", dir), *four = with_vfs(4), *one = with_vfs(1);
+        _cleanup_free_ char *l = NULL, *out = NULL;
+        ThRun r;
+
+        th_sriov_small(host);
+        /* Four VF NICs, three VFs here: refused, and the CPUs the check had reserved go too. */
+        th_write(domxml, four, strlen(four), 0600);
+        run_vdsm(hook_dst, env, &r);
+        ck_assert_msg(r.status == 2, "exit %d: %s", r.status, r.err);
+        ck_assert_msg(strstr(r.err, "sriov-fo") != NULL, "the refusal names no network: %s", r.err);
+        ck_assert_str_eq(r.out, "");
+        th_run_clear(&r);
+        l = ledger_text();
+        ck_assert_msg(strstr(l, UUID_A) == NULL, "CPUs still reserved after the VF refusal:\n%s", l);
+        free(l);
+        l = vf_ledger_text();
+        ck_assert_msg(strstr(l, UUID_A) == NULL, "VFs still reserved after the refusal:\n%s", l);
+        free(l);
+        /* One VF NIC: the CPUs and a VF of node 0 (where the CPUs of guest cell 0 are) are reserved. */
+        th_write(domxml, one, strlen(one), 0600);
+        run_vdsm(hook_dst, env, &r);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        ck_assert_msg(strstr(r.err, "\nhpvm: reserved 1 VF on this host for the VM's VF NICs\n") != NULL, "%s", r.err);
+        th_run_clear(&r);
+        l = vf_ledger_text();
+        ck_assert_msg(strstr(l, " state=reserved vm=" UUID_A " mac=00:1a:4a:16:01:00 network=sriov-fo ") != NULL,
+                      "%s", l);
+        free(l);
+        /* migrate begin: the pins re-fitted and the failover VF pointed at the VF reserved here. */
+        run_lv(one, "migrate", "begin", &r);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        ck_assert_msg(strstr(r.err, "hpvm: pointed 1 failover VF NIC at the VFs reserved on this host\n") != NULL,
+                      "%s", r.err);
+        ck_assert_msg(strstr(r.out, "bus=\"0x5e\"") == NULL && strstr(r.out, "bus='0x5e'") == NULL,
+                      "the source's VF address is still there:\n%s", r.out);
+        ck_assert_msg(strstr(r.out, "bus=\"0x3b\"") != NULL || strstr(r.out, "bus='0x3b'") != NULL,
+                      "no VF of this host:\n%s", r.out);
+        ck_assert_ptr_nonnull(strstr(r.out, "persistent='ua-bk0'") ? r.out : strstr(r.out, "persistent=\"ua-bk0\""));
+        out = r.out;
+        r.out = NULL;
+        th_run_clear(&r);
+        /* The VM arrived: the reservation becomes "in use". */
+        th_write(domxml, out, strlen(out), 0600);
+        run_vdsm(hook_arrived, env, &r);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        th_run_clear(&r);
+        l = vf_ledger_text();
+        ck_assert_msg(strstr(l, " state=in-use vm=" UUID_A " ") != NULL, "%s", l);
+        free(l);
+        /* It stops here: after_vm_destroy (by $vmId, an empty file) releases the CPUs and the VF. */
+        th_write(domxml, "", 0, 0600);
+        run_vdsm(hook_destroy, env, &r);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        ck_assert_str_eq(r.err, "hpvm: released the host CPUs of VM " UUID_A "\n"
+                                "hpvm: released 1 VF of the VM in this host's VF ledger\n");
+        th_run_clear(&r);
+        l = vf_ledger_text();
+        ck_assert_msg(strstr(l, UUID_A) == NULL, "%s", l);
+}
+END_TEST
+
+/* A failed incoming migration: libvirt's release end takes the reservation's VFs with its CPUs. */
+START_TEST(test_vf_release_end)
+{
+        const char *env[] = { "vmId=" UUID_A, NULL };
+        _cleanup_free_ char *host = strf("%s/host", dir), *two = with_vfs(2), *l = NULL;
+        ThRun r;
+
+        th_sriov_small(host);
+        th_write(domxml, two, strlen(two), 0600);
+        run_vdsm(hook_dst, env, &r);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        th_run_clear(&r);
+        run_lv(two, "release", "end", &r);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.out, "");
+        ck_assert_str_eq(r.err, "hpvm: released the host CPUs of VM db-large-01\n"
+                                "hpvm: released 2 VFs of the VM in this host's VF ledger\n");
+        th_run_clear(&r);
+        l = vf_ledger_text();
+        ck_assert_msg(strstr(l, UUID_A) == NULL, "%s", l);
+}
+END_TEST
+
 static Suite *hooks_suite(void)
 {
         Suite *s = suite_create("migrate-hooks");
@@ -604,6 +737,13 @@ static Suite *hooks_suite(void)
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_damaged_ledger);
         tcase_add_test(tc, test_release);
+        tcase_set_timeout(tc, 60);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("sriov");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_vf_sequence);
+        tcase_add_test(tc, test_vf_release_end);
         tcase_set_timeout(tc, 60);
         suite_add_tcase(s, tc);
         return s;
