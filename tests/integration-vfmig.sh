@@ -34,7 +34,8 @@ fi
 for cmd in libvirtd virtlogd virsh qemu-system-x86_64 unshare nsenter flock timeout busybox cpio; do
         command -v "$cmd" >/dev/null 2>&1 || cannot_run "$cmd not installed (run ./tools/setup.sh)"
 done
-for f in tests/test-vfmig-real tests/vfmig-tool hooks/before_migration_source hooks/hpvm-watch; do
+for f in tests/test-vfmig-real hooks/before_migration_source hooks/hpvm-watch hooks/before_migration_destination \
+        hooks/after_migration_destination hooks/after_migration_source hooks/after_vm_destroy; do
         [ -x "$builddir/$f" ] || cannot_run "$builddir/$f not built"
 done
 

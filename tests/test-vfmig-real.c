@@ -463,13 +463,26 @@ static void source_hook(const Guest *g, const char *conf, const char *result, Th
                 *ret_file = strdup(file);
 }
 
-/* Run the test tool inside host 2 (its /etc/hpvm-hooks, /run/hpvm-hooks, libvirtd), as its hooks will run. */
+/*
+ * Run a destination hook inside host 2 (its /etc/hpvm-hooks, /run/hpvm-hooks, libvirtd) as vdsm runs it there:
+ * "reserve" before_vm_migrate_destination on @file (the source's XML), "arrived" after_vm_migrate_destination
+ * on @file (the live XML there), "release" after_vm_destroy (by $vmId, the empty file vdsm hands it).
+ */
 static void in_host2(const Guest *g, const char *cmd, const char *file, ThRun *run)
 {
-        _cleanup_free_ char *tool = bin("tests/vfmig-tool"), *target = kv("--target", g_h2pid);
-        _cleanup_free_ char *e_vm = kv("vmId", g->uuid);
-        const char *const argv[] = { g_nsenter, target, "--mount", "--uts", "--wd=/", "--", tool, cmd, file, NULL };
-        const char *const envp[] = { "HPVM_CONFIG=/etc/hpvm-hooks/hpvm.conf", e_vm, NULL };
+        const char *name = !strcmp(cmd, "reserve") ? "hooks/before_migration_destination" :
+                           !strcmp(cmd, "arrived") ? "hooks/after_migration_destination" : "hooks/after_vm_destroy";
+        _cleanup_free_ char *hook = bin(name), *target = kv("--target", g_h2pid), *empty = NULL;
+        _cleanup_free_ char *e_vm = kv("vmId", g->uuid), *e_dom = NULL;
+        const char *const argv[] = { g_nsenter, target, "--mount", "--uts", "--wd=/", "--", hook, NULL };
+
+        if (!file) {
+                ck_assert_int_ge(asprintf(&empty, "%s/%s-destroy.xml", g_work, g->tag), 0);
+                th_write(empty, "", 0, 0644);
+                file = empty;
+        }
+        e_dom = kv("_hook_domxml", file);
+        const char *const envp[] = { "HPVM_CONFIG=/etc/hpvm-hooks/hpvm.conf", e_vm, e_dom, NULL };
 
         th_run(argv, envp, 60, run);
 }
@@ -671,7 +684,7 @@ START_TEST(test_migrate)
         t0 = now_s();
         in_host2(g, "arrived", file2, &run);
         ck_assert_msg(run.status == 0, "arrived: exit %d: %s", run.status, run.err);
-        ck_assert_str_eq(run.err, "");
+        ck_assert_str_eq(run.err, "hpvm: plugged 1 VF NIC back into the VM on this host\n");
         th_run_clear(&run);
         timing("after destination in host 2: re-plug from the record", now_s() - t0);
         ck_assert_msg(wait_serial(g, "pci-added", added0, 5) >= 0, "the guest on host 2 saw no new device");
@@ -688,10 +701,13 @@ START_TEST(test_migrate)
 
         /* 5. after_vm_migrate_source's own release on the source: nothing left to drop. */
         {
-                _cleanup_free_ char *tool = bin("tests/vfmig-tool"), *e_cfg = kv("HPVM_CONFIG", g_src_conf);
-                _cleanup_free_ char *e_vm = kv("vmId", g->uuid);
-                const char *const argv[] = { tool, "release", NULL };
-                const char *const envp[] = { e_cfg, e_vm, NULL };
+                /* vdsm hands it the VM's XML from before the migration (the source hook's file). */
+                _cleanup_free_ char *src_file = NULL;
+                ck_assert_int_ge(asprintf(&src_file, "%s/%s-hook.xml", g_work, g->tag), 0);
+                _cleanup_free_ char *hook = bin("hooks/after_migration_source"), *e_cfg = kv("HPVM_CONFIG", g_src_conf);
+                _cleanup_free_ char *e_vm = kv("vmId", g->uuid), *e_dom = kv("_hook_domxml", src_file);
+                const char *const argv[] = { hook, NULL };
+                const char *const envp[] = { e_cfg, e_vm, e_dom, NULL };
 
                 th_run(argv, envp, 30, &run);
                 ck_assert_msg(run.status == 0, "%s", run.err);
