@@ -9,7 +9,6 @@
 
 #include "fileio.h"
 #include "hookmain.h"
-#include "vfmigrate.h"
 
 static void usage(const HpvmHookInfo *info, FILE *f)
 {
@@ -232,18 +231,4 @@ void hpvm_hook_warnings(const HpvmWarnings *w)
 const char *hpvm_hook_getenv(const char *name, void *opaque)
 {
         return getenv(name);
-}
-
-int hpvm_hook_release_vfs(const HpvmHookOpts *opts, const HpvmConfig *cfg, const char *in, size_t inlen,
-                          HpvmError *err)
-{
-        HpvmVfMigCtx ctx = { .config = cfg, .sysfs_root = opts->host.sysfs_root, .vm_id = opts->vm_id };
-        _cleanup_domain_ HpvmDomain *d = NULL;
-        int r;
-
-        if ((!opts->vm_id || !*opts->vm_id) && (r = hpvm_domain_parse(in ? in : "", inlen, &d, err)) < 0)
-                return r;
-        if ((r = hpvm_vfmig_release(&ctx, d, err)) > 0)
-                fprintf(stderr, "hpvm: released %d VF%s of the VM in this host's VF ledger\n", r, r == 1 ? "" : "s");
-        return r;
 }

@@ -76,6 +76,8 @@ void hpvm_hook_warnings(const HpvmWarnings *w);
 /* Property getter reading the environment (vdsm passes custom properties as variables). */
 const char *hpvm_hook_getenv(const char *name, void *opaque);
 
+/* ---- hooks/hookrelease.c (linked only into the hooks that release a VM) ---- */
+
 /*
  * Release every VF the VM holds in this host's VF ledger (vfmigrate.h), the
  * VM named by --vm-id/$vmId, else by the <uuid> of the domain XML @in
@@ -84,3 +86,11 @@ const char *hpvm_hook_getenv(const char *name, void *opaque);
  */
 int hpvm_hook_release_vfs(const HpvmHookOpts *opts, const HpvmConfig *cfg, const char *in, size_t inlen,
                           HpvmError *err);
+
+/*
+ * The whole main() of the hooks that release a VM that left this host
+ * (after_vm_migrate_source, after_vm_destroy): its CPUs (migrate.h) and its
+ * VFs, by --vm-id/$vmId, else by the <uuid> of the domain XML. A problem is
+ * one line per ledger, exit 1 (vdsm logs it).
+ */
+int hpvm_hook_release_main(const HpvmHookInfo *info, int argc, char **argv);
