@@ -666,54 +666,8 @@ int hpvm_config_network_pfs(const HpvmConfig *c, const char *network, const char
         return -ENOENT;
 }
 
-/* A big group (many members) needs a big buffer: grow it on ERANGE, up to 1 MiB. */
-#define PWBUF_START 4096u
-#define PWBUF_MAX (1u << 20)
-
-static long lookup_uid(const char *name)
-{
-        struct passwd pw, *found = NULL;
-        long id = -1;
-
-        for (size_t size = PWBUF_START; size <= PWBUF_MAX; size *= 2) {
-                char *buf = malloc(size);
-                int r;
-
-                if (!buf)
-                        return -1;
-                r = getpwnam_r(name, &pw, buf, size, &found);
-                if (r == 0 && found)
-                        id = (long)found->pw_uid;
-                free(buf);
-                if (r != ERANGE)
-                        break;
-        }
-        return id;
-}
-
-static long lookup_gid(const char *name)
-{
-        struct group gr, *found = NULL;
-        long id = -1;
-
-        for (size_t size = PWBUF_START; size <= PWBUF_MAX; size *= 2) {
-                char *buf = malloc(size);
-                int r;
-
-                if (!buf)
-                        return -1;
-                r = getgrnam_r(name, &gr, buf, size, &found);
-                if (r == 0 && found)
-                        id = (long)found->gr_gid;
-                free(buf);
-                if (r != ERANGE)
-                        break;
-        }
-        return id;
-}
-
 void hpvm_config_state_owner(const HpvmConfig *c, long *ret_uid, long *ret_gid)
 {
-        *ret_uid = c && c->state_user ? lookup_uid(c->state_user) : -1;
-        *ret_gid = c && c->state_group ? lookup_gid(c->state_group) : -1;
+        *ret_uid = c && c->state_user ? hpvm_user_id(c->state_user) : -1;
+        *ret_gid = c && c->state_group ? hpvm_group_id(c->state_group) : -1;
 }

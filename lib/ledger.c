@@ -31,7 +31,9 @@ static int open_ledger(const HpvmConfig *c, bool reset, HpvmLedger **ret, HpvmEr
 
         if (!l)
                 return hpvm_error_set(err, -ENOMEM, "out of memory");
-        hpvm_config_state_owner(c, &o.uid, &o.gid);
+        o.uid = o.gid = -1;
+        o.user = c->state_user;
+        o.group = c->state_group;
         r = hpvm_state_open(&o, HPVM_LEDGER_FILE, &l->state, err);
         if (r < 0) {
                 free(l);

@@ -46,7 +46,9 @@ struct HpvmRecord {
 struct HpvmState {
         char *dir, *name, *path, *lock_path;
         int lock_fd;
-        HpvmFileAttrs attrs;    /* given to a new data file */
+        HpvmFileAttrs attrs;    /* given to a new data file (owner: resolved when one is created) */
+        char *user, *group;     /* the owner by name, for the ids that are -1 */
+        bool data_exists;       /* the data file was there when read (or has been written) */
         HpvmRecord **recs;
         size_t n, cap;
         HpvmRecord **slots;     /* open addressing on (type, id); NULL empty, &tombstone removed */
@@ -492,11 +494,21 @@ static bool running_as_root(void)
         return geteuid() == 0;
 }
 
+/* The owner a new file or folder gets: the ids, else the names looked up now (only creations ask). */
+static void new_owner(long uid, long gid, const char *user, const char *group, long *ret_uid, long *ret_gid)
+{
+        *ret_uid = uid >= 0 ? uid : user ? hpvm_user_id(user) : -1;
+        *ret_gid = gid >= 0 ? gid : group ? hpvm_group_id(group) : -1;
+}
+
 /* Give a file or folder we just created its owner (as root) and its exact mode (whatever the umask). */
 static int settle_new(int fd, const HpvmStateOpts *o, mode_t mode)
 {
-        if (running_as_root() && (o->uid >= 0 || o->gid >= 0) &&
-            fchown(fd, o->uid >= 0 ? (uid_t)o->uid : (uid_t)-1, o->gid >= 0 ? (gid_t)o->gid : (gid_t)-1) < 0)
+        long uid = -1, gid = -1;
+
+        if (running_as_root())
+                new_owner(o->uid, o->gid, o->user, o->group, &uid, &gid);
+        if ((uid >= 0 || gid >= 0) && fchown(fd, uid >= 0 ? (uid_t)uid : (uid_t)-1, gid >= 0 ? (gid_t)gid : (gid_t)-1) < 0)
                 return -errno;
         if (fchmod(fd, mode) < 0)
                 return -errno;
@@ -797,6 +809,7 @@ static int read_data(HpvmState *s, char **ret_buf, size_t *ret_len, HpvmError *e
                 *ret_len = 0;
                 return 0;
         }
+        s->data_exists = true;
         fd = open(s->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
                 if (errno == ENOENT) {
@@ -892,6 +905,8 @@ void hpvm_state_close(HpvmState *s)
         free(s->name);
         free(s->path);
         free(s->lock_path);
+        free(s->user);
+        free(s->group);
         free(s->damage);
         free(s);
 }
@@ -928,6 +943,10 @@ int hpvm_state_open(const HpvmStateOpts *o, const char *name, HpvmState **ret, H
         s->attrs.mode = HPVM_STATE_FILE_MODE;
         s->attrs.uid = running_as_root() ? o->uid : -1;
         s->attrs.gid = running_as_root() ? o->gid : -1;
+        if (running_as_root() && ((o->user && !(s->user = strdup(o->user))) || (o->group && !(s->group = strdup(o->group))))) {
+                e = hpvm_error_set(err, -ENOMEM, "out of memory");
+                goto fail;
+        }
 
         e = ensure_dir(o, err);
         if (e < 0)
@@ -1022,9 +1041,13 @@ int hpvm_state_commit(HpvmState *s, HpvmError *err)
                 *p++ = '\n';
         }
 
+        /* An existing file keeps its owner: the names are looked up only for a first one. */
+        if (!s->data_exists && (s->user || s->group))
+                new_owner(s->attrs.uid, s->attrs.gid, s->user, s->group, &s->attrs.uid, &s->attrs.gid);
         e = hpvm_file_replace_ex(s->path, buf, (size_t)(p - buf), true, &s->attrs, err);
         if (e < 0)
                 return e;
+        s->data_exists = true;
         s->changed = false;
         return 0;
 }

@@ -54,6 +54,8 @@ typedef struct HpvmStateOpts {
         const char *dir;        /* the folder, e.g. HpvmConfig.state_dir; its parent must exist */
         unsigned wait_ms;       /* how long to wait for the lock; 0 = HPVM_STATE_WAIT_DEFAULT_MS */
         long uid, gid;          /* owner given to a new folder and new files when running as root; -1 = leave */
+        const char *user, *group; /* the same by name, for uid/gid of -1 (NULL: leave): looked up only when
+                                   * something is created as root, since a name service can take a millisecond */
         const char *repair_hint; /* NULL, or text added to a damaged-file message: "; <hint>" */
         bool reset_damaged;     /* open a damaged file empty instead of failing (repair tools) */
 } HpvmStateOpts;

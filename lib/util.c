@@ -1,7 +1,10 @@
 /* util.c: error buffers, warnings, checked numbers and message quoting shared by every module. */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -267,4 +270,50 @@ const char *hpvm_format_kib(uint64_t kib, char *buf, size_t size)
                 snprintf(buf, size, "%llu.%llu %s", (unsigned long long)whole,
                          (unsigned long long)tenths, units[u]);
         return buf;
+}
+
+/* A big group (many members) needs a big buffer: grow it on ERANGE, up to 1 MiB. */
+#define PWBUF_START 4096u
+#define PWBUF_MAX (1u << 20)
+
+long hpvm_user_id(const char *name)
+{
+        struct passwd pw, *found = NULL;
+        long id = -1;
+
+        for (size_t size = PWBUF_START; size <= PWBUF_MAX; size *= 2) {
+                char *buf = malloc(size);
+                int r;
+
+                if (!buf)
+                        return -1;
+                r = getpwnam_r(name, &pw, buf, size, &found);
+                if (r == 0 && found)
+                        id = (long)found->pw_uid;
+                free(buf);
+                if (r != ERANGE)
+                        break;
+        }
+        return id;
+}
+
+long hpvm_group_id(const char *name)
+{
+        struct group gr, *found = NULL;
+        long id = -1;
+
+        for (size_t size = PWBUF_START; size <= PWBUF_MAX; size *= 2) {
+                char *buf = malloc(size);
+                int r;
+
+                if (!buf)
+                        return -1;
+                r = getgrnam_r(name, &gr, buf, size, &found);
+                if (r == 0 && found)
+                        id = (long)found->gr_gid;
+                free(buf);
+                if (r != ERANGE)
+                        break;
+        }
+        return id;
 }

@@ -80,3 +80,7 @@ static inline void hpvm_freep(void *p)
         free(*(void **)p);
 }
 #define _cleanup_free_ __attribute__((cleanup(hpvm_freep)))
+
+/* The id of a user or group by name (the system's name services), or -1 when there is none. */
+long hpvm_user_id(const char *name);
+long hpvm_group_id(const char *name);
