@@ -529,6 +529,44 @@ static int check_host_features(const Vm *v, const HpvmHost *h, HpvmError *err)
 }
 
 /* Place the VM on @h around @u into *e (see migrate.h). -ENOSPC / -EINVAL with the message in @err. */
+/*
+ * The host node the source binds each cell's memory to, where that is one
+ * node that exists here (-1 elsewhere), in @prefs (q->ncells entries, or one
+ * for a VM without cells, for which @one becomes a cell of all its vCPUs and
+ * memory). Whether any cell has one: a VM keeps its node numbers across
+ * identical hosts when they have room, so its numatune does not change. (A
+ * VM with vCPU pins keeps those instead where they are free: its nodes follow.)
+ */
+static bool source_nodes(const Vm *v, const HpvmHost *h, const HpvmPlaceRequest *q, HpvmGuestCell *one, int *prefs)
+{
+        size_t n = q->ncells ? q->ncells : 1;
+        bool any = false;
+
+        for (size_t i = 0; i < n; i++) {
+                const HpvmCpuSet *nodes = NULL;
+                int id;
+
+                prefs[i] = -1;
+                if (q->ncells && v->req.cells[i].has_memnode && hpvm_numa_mode_binds(v->req.cells[i].mode))
+                        nodes = &v->req.cells[i].nodes;
+                else if (v->req.has_numatune && hpvm_numa_mode_binds(v->req.numatune.mode))
+                        nodes = &v->req.numatune.nodes;
+                if (!nodes || hpvm_cpuset_count(nodes) != 1)
+                        continue;
+                id = hpvm_cpuset_next(nodes, 0);
+                if (id >= 0 && hpvm_host_node(h, (unsigned)id)) {
+                        prefs[i] = id;
+                        any = true;
+                }
+        }
+        if (!q->ncells) {
+                for (unsigned c = 0; c < q->vcpus; c++)
+                        hpvm_cpuset_set(&one->vcpus, c);
+                one->mem_kib = q->mem_kib;
+        }
+        return any;
+}
+
 static int place(const Vm *v, const HpvmHost *h, const HpvmUsage *u, HpvmLedgerEntry *e, HpvmError *err)
 {
         bool pinned = vm_kind(v) == KIND_PINNED;
@@ -541,11 +579,16 @@ static int place(const Vm *v, const HpvmHost *h, const HpvmUsage *u, HpvmLedgerE
         _cleanup_usage_ HpvmUsage *relaxed = NULL;
         _cleanup_placement_ HpvmPlacement *p = NULL;
         _cleanup_free_ HpvmGuestCell *cells = NULL;
+        _cleanup_free_ int *prefs = NULL;
+        HpvmGuestCell one = { 0 };
         HpvmPlaceRequest q;
         int r;
 
         if ((r = hpvm_fit_request(&v->req, &o, &q, &cells, err)) < 0)
                 return r;
+        prefs = calloc(q.ncells ? q.ncells : 1, sizeof(*prefs));
+        if (!prefs)
+                return hpvm_error_set(err, -ENOMEM, "out of memory");
         if (!pinned) {
                 /* The vCPUs float: a node is chosen for memory, with all its online CPUs counted. */
                 relaxed = hpvm_usage_copy(u);
@@ -556,7 +599,22 @@ static int place(const Vm *v, const HpvmHost *h, const HpvmUsage *u, HpvmLedgerE
                 q.policy = HPVM_POLICY_DEDICATED;
                 q.threads = 1;
         }
-        if ((r = hpvm_place(h, relaxed ? relaxed : u, &q, &p, err)) < 0)
+        r = -ENOSPC;
+        if ((!pinned || !v->req.vcpupin.n) && source_nodes(v, h, &q, &one, prefs)) {
+                /* The nodes the source bound it to, when they exist and have room here; else anywhere. */
+                HpvmPlaceRequest same = q;
+                HpvmError ignored = { 0 };
+
+                if (!q.ncells) {
+                        same.ncells = 1;
+                        same.cells = &one;
+                }
+                same.cell_node = prefs;
+                r = hpvm_place(h, relaxed ? relaxed : u, &same, &p, &ignored);
+                if (r < 0 && r != -ENOSPC && r != -EINVAL)
+                        return hpvm_error_set(err, r, "%s", ignored.msg);
+        }
+        if (r < 0 && (r = hpvm_place(h, relaxed ? relaxed : u, &q, &p, err)) < 0)
                 return r;
         if (entry_from_placement(v, h, u, p, e) < 0) {
                 hpvm_ledger_entry_clear(e);

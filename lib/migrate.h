@@ -44,7 +44,10 @@
  * isolate, siblings -> siblings, anything else -> dedicated), an emulator
  * CPU when the XML pins the emulator and IO-thread CPUs when it pins IO
  * threads, and the source's single-CPU vCPU pins kept where they are valid
- * and free here. A pinned VM takes free CPUs: online, not kept for the host
+ * and free here. A VM without vCPU pins whose memory the source binds to one
+ * node per cell (a <memnode>, else <numatune><memory>) is first placed on
+ * those same node numbers, when they exist here and have room, so that
+ * between identical hosts its XML goes through unchanged. A pinned VM takes free CPUs: online, not kept for the host
  * (reserved_cpus, else the first core of each node), not held by another
  * VM in the ledger. A NUMA-tuned VM holds no CPU: its nodes are chosen with
  * every online CPU counted free (a guest cell still needs a node with as

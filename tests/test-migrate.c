@@ -960,6 +960,56 @@ START_TEST(test_numa_only)
 }
 END_TEST
 
+/*
+ * A NUMA-tuned VM keeps its node numbers where those nodes exist here and
+ * have room: between identical hosts its XML goes through as it is. Where
+ * they do not, the engine places it anywhere and the memory is re-bound.
+ */
+static const struct {
+        VmShape s;
+        const char *host;
+        const char *goes;       /* the check's "its memory goes to ..." */
+        const char *rebound;    /* the refit's note, NULL: the XML is not changed */
+} kept_cases[] = {
+        { { .vcpus = 4, .numatune = "strict:1" }, "2x4x1 mem=8G", "node 1", NULL },
+        { { .vcpus = 4, .ncells = 2, .memnode = true }, "2x4x1 mem=8G", "nodes 0-1", NULL },
+        { { .vcpus = 4, .numatune = "strict:1" }, "1x4x1 mem=8G", "node 0",
+          "re-bound the VM's memory to this host: node 1 -> 0" },
+        { { .vcpus = 4, .numatune = "strict:1", .cell_kib = 10485760 }, "2x4x1 mem=8G", "nodes 0-1",
+          "re-bound the VM's memory to this host: node 1 -> 0-1" },
+        { { .vcpus = 4, .numatune = "strict:1", .cell_kib = 20971520 }, "2x4x1 mem=8G", NULL, NULL },
+};
+
+START_TEST(test_numa_node_kept)
+{
+        _cleanup_free_ char *xml = vm_xml(&kept_cases[_i].s), *want = NULL;
+        Dst d;
+        Run r = { 0 };
+
+        dst_init(&d, kept_cases[_i].host, NULL);
+        if (!kept_cases[_i].goes) {
+                /* 20 GiB fits not even both 8 GiB nodes: refused, whatever the source's node. */
+                ck_assert_int_eq(check(&d, xml, NULL, NOW, &r), -ENOSPC);
+        } else {
+                ck_assert_msg(check(&d, xml, NULL, NOW, &r) == 0, "%s", r.err.msg);
+                ck_assert_int_ge(asprintf(&want, "this host can run VM vm1: its memory goes to %s, reserved until it "
+                                                 "arrives (at most 600 s); it holds no host CPU", kept_cases[_i].goes), 0);
+                ck_assert_str_eq(r.notes.msg[0], want);
+                ck_assert_int_eq(refit(&d, xml, NOW, &r), 0);
+                if (kept_cases[_i].rebound) {
+                        ck_assert_ptr_nonnull(r.out);
+                        ck_assert_str_eq(r.notes.msg[1], kept_cases[_i].rebound);
+                        assert_valid("node moved", r.out);
+                } else {
+                        ck_assert_ptr_null(r.out);
+                        ck_assert_uint_eq(r.notes.n, 1);
+                }
+        }
+        run_clear(&r);
+        dst_clear(&d);
+}
+END_TEST
+
 /* A shape the engine does not model (vCPUs 2-3 in no guest cell): the pins as they are, when they hold. */
 START_TEST(test_unmodelled)
 {
@@ -1085,6 +1135,7 @@ static Suite *migrate_suite(void)
         tcase_add_test(tc, test_idempotent);
         tcase_add_test(tc, test_untouched);
         tcase_add_test(tc, test_numa_only);
+        tcase_add_loop_test(tc, test_numa_node_kept, 0, sizeof(kept_cases) / sizeof(kept_cases[0]));
         tcase_add_test(tc, test_unmodelled);
         tcase_add_test(tc, test_tsc_scaling);
         tcase_add_test(tc, test_bad_input);

@@ -459,14 +459,14 @@ static char *cpu_entries(const Host *h)
         return buf;
 }
 
-/* B's CPU ledger holds one reservation for the VM: its memory on node 0 (NUMA-tuned: no host CPU). */
+/* B's CPU ledger holds one reservation for the VM: its memory on node 1 (NUMA-tuned: no host CPU). */
 static void assert_cpu_reserved(const char *step)
 {
         static const char want[] = "vm " VM " name=vfmig-vm state=reserved since=";
         _cleanup_free_ char *got = cpu_entries(&g_b);
 
         ck_assert_msg(th_lines(got) == 1 && !strncmp(got, want, strlen(want)) &&
-                      strstr(got, " cpus= cells=0 mem=0:1048576\n"), "%s: the CPU ledger of host B holds\n%s", step,
+                      strstr(got, " cpus= cells=1 mem=1:1048576\n"), "%s: the CPU ledger of host B holds\n%s", step,
                       got);
 }
 
@@ -487,7 +487,7 @@ static const char *const seq_names[] = { "the re-plug fails (test driver: no att
 START_TEST(test_sequence)
 {
         _cleanup_free_ char *xml = fixture(), *migrated = NULL, *repointed = NULL, *arrived = NULL, *cpus = NULL;
-        _cleanup_free_ char *uri_b = NULL, *uri_a = NULL, *m_in = NULL, *m_out = NULL, *watch = NULL, *tuned = NULL;
+        _cleanup_free_ char *uri_b = NULL, *uri_a = NULL, *m_in = NULL, *m_out = NULL, *watch = NULL;
         _cleanup_free_ char *hook = NULL, *nicfile = NULL, *e_dom = NULL, *e_cfg = NULL, *e_res = NULL, *res = NULL;
         _cleanup_free_ char *b4 = NULL;
         _cleanup_domain_ HpvmDomain *src = parse(xml);
@@ -507,14 +507,14 @@ START_TEST(test_sequence)
         const char *b1 =
                 "0000:3b:02.2 in-use " OTHER " 52:54:00:00:00:02 sriov-fo\n"
                 "0000:3b:02.0 reserved " VM " " MAC_FO0 " sriov-fo expires=+1800\n"
-                "0000:3b:02.3 reserved " VM " " MAC_FO1 " sriov-fo expires=+1800\n"
+                "0000:af:02.0 reserved " VM " " MAC_FO1 " sriov-fo expires=+1800\n"
                 "0000:3b:02.1 reserved " VM " " MAC_VLAN " sriov-a expires=+1800\n";
         const char *b_in =
                 "0000:3b:02.2 in-use " OTHER " 52:54:00:00:00:02 sriov-fo\n"
                 "0000:3b:02.0 in-use " VM " " MAC_FO0 " sriov-fo\n"
-                "0000:3b:02.3 in-use " VM " " MAC_FO1 " sriov-fo\n";
+                "0000:af:02.0 in-use " VM " " MAC_FO1 " sriov-fo\n";
         const char *a_end = "0000:af:02.3 in-use " STAY " 52:54:00:00:00:03 sriov-b\n";
-        const char *checked = "hpvm: this host can run VM vfmig-vm: its memory goes to node 0, reserved until it arrives "
+        const char *checked = "hpvm: this host can run VM vfmig-vm: its memory goes to node 1, reserved until it arrives "
                               "(at most 600 s); it holds no host CPU\n"
                               "hpvm: reserved 3 VFs on this host for the VM's VF NICs\n";
 
@@ -543,11 +543,10 @@ START_TEST(test_sequence)
 
         /*
          * 2. Destination check (before_vm_migrate_destination) on the source's XML as vdsm sends it, built
-         * before the source hook ran (all three NICs, no record). The CPU check comes first: both nodes are
-         * free and the VM's vCPUs float, so the engine places its one cell on node 0, not on the node 1 its
-         * <numatune> names (the re-fit at migrate begin re-binds the memory there). The VFs follow that node:
-         * the source's addresses where free (both on node 0, the vfio binding being vdsm's own), and for fo1,
-         * whose 0000:3b:02.2 is another VM's, the free VF of node 0.
+         * before the source hook ran (all three NICs, no record). The CPU check comes first: node 1, which the
+         * VM's <numatune> names, exists and has room here, so its memory stays there (its vCPUs float). The
+         * VFs follow that node: the source's addresses where free (both on node 0, the vfio binding being
+         * vdsm's own), and for fo1, whose 0000:3b:02.2 is another VM's, the first free VF of node 1.
          */
         run_vdsm(&g_b, "hooks/before_migration_destination", xml, &run);
         ck_assert_msg(run.status == 0, "destination check: exit %d: %s", run.status, run.err);
@@ -567,24 +566,22 @@ START_TEST(test_sequence)
         assert_cpu_reserved("destination check again");
 
         /*
-         * 3. migrate begin (libvirt's hook on B): fo1's host address changes to B's reserved VF (0000:3b:02.3)
-         * and the memory is re-bound to the reserved node (the re-fit); nothing else changes.
+         * 3. migrate begin (libvirt's hook on B): fo1's host address changes to B's reserved VF (0000:af:02.0);
+         * the memory stays bound to node 1 (the reserved node); nothing else changes.
          */
         run_libvirt(&g_b, migrated, "migrate", "begin", &run);
         ck_assert_msg(run.status == 0, "migrate begin: exit %d: %s", run.status, run.err);
-        ck_assert_str_eq(run.err, "hpvm: pointed 1 failover VF NIC at the VFs reserved on this host\n"
-                                  "hpvm: re-bound the VM's memory to this host: node 1 -> 0\n");
+        ck_assert_str_eq(run.err, "hpvm: pointed 1 failover VF NIC at the VFs reserved on this host\n");
         repointed = run.out;
         run.out = NULL;
         th_run_clear(&run);
         len = strlen(repointed);
-        ck_assert_ptr_nonnull(strstr(repointed, "<address type=\"pci\" domain=\"0x0000\" bus=\"0x3b\" slot=\"0x02\" "
-                                                "function=\"0x3\"/>"));
+        ck_assert_ptr_nonnull(strstr(repointed, "<address type=\"pci\" domain=\"0x0000\" bus=\"0xaf\" slot=\"0x02\" "
+                                                "function=\"0x0\"/>"));
         ck_assert_ptr_null(strstr(repointed, "<address type=\"pci\" domain=\"0x0000\" bus=\"0x3b\" slot=\"0x02\" "
                                              "function=\"0x2\"/>"));
-        ck_assert_ptr_nonnull(strstr(repointed, "<memory mode=\"strict\" nodeset=\"0\"/>"));
-        tuned = edit(migrated, "<memory mode=\"strict\" nodeset=\"1\"/>", "<memory mode=\"strict\" nodeset=\"0\"/>");
-        m_in = mask_sources(tuned);
+        ck_assert_ptr_nonnull(strstr(repointed, "<memory mode=\"strict\" nodeset=\"1\"/>"));
+        m_in = mask_sources(migrated);
         m_out = mask_sources(repointed);
         squeeze(m_in);
         squeeze(m_out);
@@ -676,7 +673,7 @@ START_TEST(test_sequence)
         {
                 static const char nic[] =
                         "<interface type=\"hostdev\" managed=\"no\">\n  <mac address=\"56:6f:1a:2b:00:12\"/>\n"
-                        "  <source>\n    <address type=\"pci\" domain=\"0x0000\" bus=\"0x3b\" slot=\"0x02\" function=\"0x3\"/>\n"
+                        "  <source>\n    <address type=\"pci\" domain=\"0x0000\" bus=\"0xaf\" slot=\"0x02\" function=\"0x0\"/>\n"
                         "  </source>\n  <teaming type=\"transient\" persistent=\"ua-backup1\"/>\n"
                         "  <alias name=\"ua-sriov-fo1\"/>\n</interface>\n";
                 const char *const argv[] = { hook, NULL };
