@@ -65,16 +65,7 @@ cleanup() {
                         fi
                 done <"$WORK/watchers"
         fi
-        if [ -n "$WORK" ] && hpvm_lv_answers; then
-                for d in $(timeout 10 virsh -q -c qemu:///system list --all --name 2>/dev/null); do
-                        case $d in
-                        "$PREFIX"-*)
-                                timeout 20 virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1
-                                timeout 20 virsh -q -c qemu:///system undefine "$d" >/dev/null 2>&1
-                                ;;
-                        esac
-                done
-        fi
+        [ -n "$WORK" ] && hpvm_lv_remove_guests "$PREFIX"
         hpvm_host2_stop
         hpvm_libvirtd_stop
         [ -n "$WORK" ] && rm -rf "$WORK"
@@ -92,8 +83,7 @@ hpvm_guest_kit || cannot_run "no guest kit (see above)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hpvm-hp.XXXXXX") || exit 1
 chmod 0755 "$WORK"
 mkdir -m 0755 "$WORK/ctl" "$WORK/hooks" || exit 1
-sed -e "s|@SIDE@|dst|" -e "s|@CTL@|$WORK/ctl|" "$srcdir/tests/data/integration/logging-hook.in" \
-        >"$WORK/hooks/50-hpvm-hotplug-log" && chmod 0755 "$WORK/hooks/50-hpvm-hotplug-log" || exit 1
+hpvm_lv_logging_hook dst "$WORK/ctl" "$WORK/hooks/50-hpvm-hotplug-log" || exit 1
 : >"$WORK/ctl/hook.log"
 
 hpvm_host2_start "$WORK" "$WORK/hooks" || { echo "$me: FAIL: host 2 does not start" >&2; exit 1; }

@@ -46,16 +46,7 @@ WORK=
 
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
-        if [ -n "$WORK" ] && hpvm_lv_answers; then
-                for d in $(timeout 10 virsh -q -c qemu:///system list --all --name 2>/dev/null); do
-                        case $d in
-                        "$PREFIX"-*)
-                                timeout 20 virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1
-                                timeout 20 virsh -q -c qemu:///system undefine "$d" >/dev/null 2>&1
-                                ;;
-                        esac
-                done
-        fi
+        [ -n "$WORK" ] && hpvm_lv_remove_guests "$PREFIX"
         hpvm_host2_stop
         hpvm_libvirtd_stop
         [ -n "$WORK" ] && rm -rf "$WORK"

@@ -253,6 +253,29 @@ hpvm_libvirtd_stop() {
         return 0
 }
 
+# Destroys and undefines every domain of the system libvirtd named "$1-*"
+# (a test's own guests, by the prefix it gave them); bounded, quiet.
+hpvm_lv_remove_guests() {
+        hpvm_lv_answers || return 0
+        for _d in $(timeout 10 virsh -q -c "$HPVM_LV_URI" list --all --name 2>/dev/null); do
+                case $_d in
+                "$1"-*)
+                        timeout 20 virsh -q -c "$HPVM_LV_URI" destroy "$_d" >/dev/null 2>&1
+                        timeout 20 virsh -q -c "$HPVM_LV_URI" undefine "$_d" >/dev/null 2>&1
+                        ;;
+                esac
+        done
+        return 0
+}
+
+# Writes tests/data/integration/logging-hook.in as executable qemu hook $3
+# for side $1 ("src" or "dst"), logging to and controlled from folder $2.
+hpvm_lv_logging_hook() {
+        # shellcheck disable=SC2154 # srcdir: set by the script that sources this file
+        sed -e "s|@SIDE@|$1|" -e "s|@CTL@|$2|" "$srcdir/tests/data/integration/logging-hook.in" >"$3" &&
+                chmod 0755 "$3"
+}
+
 hpvm_libvirtd_owned() {
         [ "$HPVM_LV_REUSED" != 1 ] && [ -n "$HPVM_LV_PIDS" ]
 }

@@ -319,9 +319,7 @@ fi
 log ""
 log "== (b) live migration to host 2 with libvirt hooks on both sides"
 for side in src dst; do
-        sed -e "s|@SIDE@|$side|" -e "s|@CTL@|$WORK/ctl|" "$data/logging-hook.in" \
-                >"$WORK/hooks-$side/50-hpvm-smoke-log"
-        chmod 0755 "$WORK/hooks-$side/50-hpvm-smoke-log"
+        hpvm_lv_logging_hook "$side" "$WORK/ctl" "$WORK/hooks-$side/50-hpvm-smoke-log"
 done
 : >"$WORK/ctl/hook.log"
 

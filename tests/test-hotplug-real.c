@@ -36,6 +36,7 @@
 
 #include "domxml.h"
 #include "hotplug.h"
+#include "realhelp.h"
 #include "testhelp.h"
 #include "vfmeta.h"
 #include "virtconn.h"
@@ -62,129 +63,18 @@ static Guest g_a = { .tag = "a", .booted = true, .persistent = true, .mac = "52:
 static Guest g_b = { .tag = "b", .booted = true, .persistent = false, .mac = "52:54:00:4b:00:02", .alias = "ua-hp-vf-b" };
 static Guest g_n = { .tag = "n", .booted = false, .persistent = false, .mac = "52:54:00:4b:00:03", .alias = "ua-hp-vf-n" };
 
-/* ------------------------------------------------------------ helpers */
-
-static double now_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void fact(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fact(const char *fmt, ...)
-{
-        va_list ap;
-
-        printf("test-hotplug-real: ");
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        putchar('\n');
-        fflush(stdout);
-}
-
-/* One line per measured step; integration-hotplug.sh prints them as a table. */
-static void timing(const char *what, double s)
-{
-        printf("timing: %-66s %7.2f s\n", what, s);
-        fflush(stdout);
-}
-
-static void sleep_s(double s)
-{
-        struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
-
-        nanosleep(&ts, NULL);
-}
-
-static char *slurp_opt(const char *path)
-{
-        FILE *f = fopen(path, "rb");
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *m;
-        int c;
-
-        if (!f)
-                return NULL;
-        m = open_memstream(&buf, &size);
-        while ((c = fgetc(f)) != EOF)
-                fputc(c, m);
-        fclose(m);
-        fclose(f);
-        return buf;
-}
-
-static size_t count_text(const char *s, const char *text)
-{
-        size_t n = 0;
-
-        for (const char *p = s; p && (p = strstr(p, text)); p++)
-                n++;
-        return n;
-}
-
 static size_t serial_count(const Guest *g, const char *text)
 {
-        _cleanup_free_ char *s = slurp_opt(g->serial);
+        _cleanup_free_ char *s = rh_slurp(g->serial);
 
-        return count_text(s, text);
-}
-
-/* Wait up to @limit s until the guest's serial log holds @text more than @before times; seconds waited or -1. */
-static double wait_serial(const Guest *g, const char *text, size_t before, double limit)
-{
-        double t0 = now_s();
-
-        while (serial_count(g, text) <= before) {
-                if (now_s() - t0 > limit)
-                        return -1;
-                sleep_s(0.02);
-        }
-        return now_s() - t0;
-}
-
-static char *replace_all(const char *text, const char *from, const char *to)
-{
-        char *out = NULL;
-        size_t size = 0, nfrom = strlen(from);
-        FILE *f = open_memstream(&out, &size);
-
-        for (const char *p = text; *p;) {
-                if (!strncmp(p, from, nfrom)) {
-                        fputs(to, f);
-                        p += nfrom;
-                } else {
-                        fputc(*p++, f);
-                }
-        }
-        fclose(f);
-        return out;
-}
-
-static const char *env(const char *name)
-{
-        const char *v = getenv(name);
-
-        ck_assert_msg(v && *v, "%s is not set: run tests/integration-hotplug.sh", name);
-        return v;
-}
-
-static char *live_xml(virDomainPtr dom, unsigned flags)
-{
-        char *xml = virDomainGetXMLDesc(dom, flags);
-
-        ck_assert_msg(xml, "libvirt: %s", hpvm_virt_last_error("?"));
-        return xml;
+        return rh_count(s, text);
 }
 
 static size_t count_in(virDomainPtr dom, unsigned flags, const char *text)
 {
-        _cleanup_free_ char *xml = live_xml(dom, flags);
+        _cleanup_free_ char *xml = rh_xml(dom, flags);
 
-        return count_text(xml, text);
+        return rh_count(xml, text);
 }
 
 static char *alias_attr(const Guest *g)
@@ -198,7 +88,7 @@ static char *alias_attr(const Guest *g)
 /* The guest PCI slot of the NIC in the live XML ("0x03"), or "" when absent. */
 static void nic_slot(virDomainPtr dom, const Guest *g, char *buf, size_t size)
 {
-        _cleanup_free_ char *xml = live_xml(dom, 0), *al = alias_attr(g);
+        _cleanup_free_ char *xml = rh_xml(dom, 0), *al = alias_attr(g);
         const char *p = strstr(xml, al), *slot;
 
         buf[0] = '\0';
@@ -309,7 +199,7 @@ static char *spawn_watcher(const Guest *g, const char *label, unsigned start_tim
         ck_assert_ptr_nonnull(f);
         fprintf(f, "%d\n", (int)pid);
         fclose(f);
-        fact("watcher %s started: pid %d, VM %s, migration_start_timeout %u s", label, (int)pid, g->name, start_timeout);
+        rh_fact("watcher %s started: pid %d, VM %s, migration_start_timeout %u s", label, (int)pid, g->name, start_timeout);
         free(cfg);
         return result;
 }
@@ -317,14 +207,14 @@ static char *spawn_watcher(const Guest *g, const char *label, unsigned start_tim
 /* The watcher's result file, waited for (bounded). */
 static char *watcher_result(const char *result, double limit)
 {
-        double t0 = now_s();
+        double t0 = rh_now();
         char *text;
 
-        while (!(text = slurp_opt(result))) {
-                ck_assert_msg(now_s() - t0 < limit, "no watcher result in %s after %.0f s", result, limit);
-                sleep_s(0.05);
+        while (!(text = rh_slurp(result))) {
+                ck_assert_msg(rh_now() - t0 < limit, "no watcher result in %s after %.0f s", result, limit);
+                rh_sleep(0.05);
         }
-        fact("watcher said: %s", text);
+        rh_fact("watcher said: %s", text);
         return text;
 }
 
@@ -340,14 +230,14 @@ static void boot(Guest *g)
         if (g->booted) {
                 tpath = th_src("tests/data/integration/booted-guest.xml");
                 tpl = th_slurp(tpath, &len);
-                a = replace_all(tpl, "@NAME@", g->name);
-                b = replace_all(a, "@KERNEL@", env("HPVM_GUEST_KERNEL"));
-                c = replace_all(b, "@INITRD@", env("HPVM_GUEST_INITRD"));
-                xml = replace_all(c, "@SERIAL@", g->serial);
+                a = rh_replace(tpl, "@NAME@", g->name);
+                b = rh_replace(a, "@KERNEL@", rh_env("HPVM_GUEST_KERNEL"));
+                c = rh_replace(b, "@INITRD@", rh_env("HPVM_GUEST_INITRD"));
+                xml = rh_replace(c, "@SERIAL@", g->serial);
         } else {
                 tpath = th_src("tests/data/integration/migrate-guest.xml");
                 tpl = th_slurp(tpath, &len);
-                xml = replace_all(tpl, "@NAME@", g->name);
+                xml = rh_replace(tpl, "@NAME@", g->name);
         }
         if (g->persistent) {
                 g->dom = virDomainDefineXML(g_src, xml);
@@ -372,10 +262,10 @@ static void add_nic(Guest *g)
 {
         _cleanup_free_ char *xml = nic_element(g);
         HpvmError err = { 0 };
-        double t0 = now_s();
+        double t0 = rh_now();
 
         ck_assert_msg(hpvm_virt_plug_nic(g->dom, xml, &err) == 1, "%s", err.msg);
-        timing(g->persistent ? "plug a NIC (hpvm_virt_plug_nic, live+config)" : "plug a NIC (hpvm_virt_plug_nic, live)", now_s() - t0);
+        rh_timing(g->persistent ? "plug a NIC (hpvm_virt_plug_nic, live+config)" : "plug a NIC (hpvm_virt_plug_nic, live)", rh_now() - t0);
         free(g->nic_xml);
         g->nic_xml = NULL;
         ck_assert_msg(hpvm_virt_nic_xml(g->dom, g->mac, &g->nic_xml, &err) == 0, "%s", err.msg);
@@ -388,11 +278,11 @@ static void suite_setup(void)
         ssize_t n;
         double t0;
 
-        g_work = env("HPVM_HOTPLUG_WORK");
-        g_ctl = env("HPVM_HOTPLUG_CTL");
-        g_prefix = env("HPVM_HOTPLUG_PREFIX");
-        g_h2uri = env("HPVM_HOST2_URI");
-        g_h2name = env("HPVM_HOST2_HOSTNAME");
+        g_work = rh_env("HPVM_HOTPLUG_WORK");
+        g_ctl = rh_env("HPVM_HOTPLUG_CTL");
+        g_prefix = rh_env("HPVM_HOTPLUG_PREFIX");
+        g_h2uri = rh_env("HPVM_HOST2_URI");
+        g_h2name = rh_env("HPVM_HOST2_HOSTNAME");
         n = readlink("/proc/self/exe", g_self, sizeof(g_self) - 1);
         ck_assert_int_gt(n, 0);
         g_self[n] = '\0';
@@ -404,18 +294,18 @@ static void suite_setup(void)
         ck_assert_msg(hpvm_virt_open(c, &g_dst, &err) == 0, "%s", err.msg);
 
         /* Both booted guests at once: the boots overlap. */
-        t0 = now_s();
+        t0 = rh_now();
         boot(&g_a);
         boot(&g_b);
         boot(&g_n);
-        ck_assert_msg(wait_serial(&g_a, "hpvm-guest-kit: ready", 0, 90) >= 0, "%s did not boot", g_a.name);
-        ck_assert_msg(wait_serial(&g_b, "hpvm-guest-kit: ready", 0, 90) >= 0, "%s did not boot", g_b.name);
-        timing("boot two kit guests to the marker, side by side (TCG)", now_s() - t0);
+        ck_assert_msg(rh_wait_text(g_a.serial, "hpvm-guest-kit: ready", 0, 90) >= 0, "%s did not boot", g_a.name);
+        ck_assert_msg(rh_wait_text(g_b.serial, "hpvm-guest-kit: ready", 0, 90) >= 0, "%s did not boot", g_b.name);
+        rh_timing("boot two kit guests to the marker, side by side (TCG)", rh_now() - t0);
         add_nic(&g_a);
         add_nic(&g_b);
         add_nic(&g_n);
-        ck_assert(wait_serial(&g_a, "pci-added", 0, 10) >= 0);
-        ck_assert(wait_serial(&g_b, "pci-added", 0, 10) >= 0);
+        ck_assert(rh_wait_text(g_a.serial, "pci-added", 0, 10) >= 0);
+        ck_assert(rh_wait_text(g_b.serial, "pci-added", 0, 10) >= 0);
 }
 
 static void drop(Guest *g)
@@ -463,20 +353,20 @@ START_TEST(test_sasl)
         double t0;
 
         if (!uri || !*uri) {
-                fact("SKIP sasl: no HPVM_SASL_URI (saslpasswd2 missing?)");
+                rh_fact("SKIP sasl: no HPVM_SASL_URI (saslpasswd2 missing?)");
                 return;
         }
         ck_assert_int_eq(hpvm_config_new(&c), 0);
         free(c->libvirt_uri);
         c->libvirt_uri = strdup(uri);
-        c->libvirt_user = strdup(env("HPVM_SASL_USER"));
-        c->libvirt_password_file = strdup(env("HPVM_SASL_PWFILE"));
-        t0 = now_s();
+        c->libvirt_user = strdup(rh_env("HPVM_SASL_USER"));
+        c->libvirt_password_file = strdup(rh_env("HPVM_SASL_PWFILE"));
+        t0 = rh_now();
         ck_assert_msg(hpvm_virt_open(c, &conn, &err) == 0, "%s", err.msg);
-        timing("SASL SCRAM-SHA-256 login to host 2 (hpvm_virt_open)", now_s() - t0);
+        rh_timing("SASL SCRAM-SHA-256 login to host 2 (hpvm_virt_open)", rh_now() - t0);
         host = virConnectGetHostname(conn);
         ck_assert_str_eq(host, g_h2name);
-        fact("SASL: logged in to %s as %s, hostname %s", uri, c->libvirt_user, host);
+        rh_fact("SASL: logged in to %s as %s, hostname %s", uri, c->libvirt_user, host);
         free(host);
         virConnectClose(conn);
 
@@ -489,7 +379,7 @@ START_TEST(test_sasl)
         ck_assert_int_ge(asprintf(&want, "cannot connect to libvirt at '%s' as '%s': authentication failed: ", uri,
                                   c->libvirt_user), 0);
         ck_assert_msg(!strncmp(err.msg, want, strlen(want)), "%s", err.msg);
-        fact("SASL, wrong password: %s", err.msg);
+        rh_fact("SASL, wrong password: %s", err.msg);
 }
 END_TEST
 
@@ -516,24 +406,24 @@ START_TEST(test_unplug_replug)
         ck_assert_str_ne(slot, "");
         ck_assert_uint_eq(count_in(g->dom, VIR_DOMAIN_XML_INACTIVE, al), 1);
 
-        t0 = now_s();
+        t0 = rh_now();
         r = hpvm_virt_unplug_nics(g_src, g->dom, both, 2, UNPLUG_TIMEOUT, out, &err);
-        d = now_s() - t0;
+        d = rh_now() - t0;
         ck_assert_msg(r == 1, "%d: %s", r, err.msg);
         ck_assert_int_eq(out[0], HPVM_UNPLUG_REMOVED);
         ck_assert_int_eq(out[1], HPVM_UNPLUG_ABSENT);
-        timing("hpvm_virt_unplug_nics on a booted guest (detach -> removed)", d);
+        rh_timing("hpvm_virt_unplug_nics on a booted guest (detach -> removed)", d);
         ck_assert_msg(d < 2.0, "%.2f s: the event did not end the wait", d);
         ck_assert_uint_eq(count_in(g->dom, 0, al), 0);
         ck_assert_uint_eq(count_in(g->dom, VIR_DOMAIN_XML_INACTIVE, al), 0);
-        ck_assert_msg(wait_serial(g, "pci-removed", removed0, 5) >= 0, "the guest saw no removal");
-        fact("unplugged %s from %s in %.2f s; the guest says: pci-removed", g->alias, g->name, d);
+        ck_assert_msg(rh_wait_text(g->serial, "pci-removed", removed0, 5) >= 0, "the guest saw no removal");
+        rh_fact("unplugged %s from %s in %.2f s; the guest says: pci-removed", g->alias, g->name, d);
 
-        t0 = now_s();
+        t0 = rh_now();
         ck_assert_msg(hpvm_virt_plug_nic(g->dom, g->nic_xml, &err) == 1, "%s", err.msg);
-        timing("hpvm_virt_plug_nic back (live+config)", now_s() - t0);
-        ck_assert_msg((d = wait_serial(g, "pci-added", added0, 5)) >= 0, "the guest saw no new device");
-        timing("plug back -> the guest reports the PCI device", now_s() - t0);
+        rh_timing("hpvm_virt_plug_nic back (live+config)", rh_now() - t0);
+        ck_assert_msg((d = rh_wait_text(g->serial, "pci-added", added0, 5)) >= 0, "the guest saw no new device");
+        rh_timing("plug back -> the guest reports the PCI device", rh_now() - t0);
         nic_slot(g->dom, g, slot2, sizeof(slot2));
         ck_assert_str_eq(slot2, slot);
         ck_assert_uint_eq(count_in(g->dom, 0, al), 1);
@@ -542,7 +432,7 @@ START_TEST(test_unplug_replug)
         /* Again: already there, nothing done, still one. */
         ck_assert_int_eq(hpvm_virt_plug_nic(g->dom, g->nic_xml, &err), 0);
         ck_assert_uint_eq(count_in(g->dom, 0, g->mac), 1);
-        fact("plugged %s back into %s: same MAC, alias and guest slot %s", g->alias, g->name, slot);
+        rh_fact("plugged %s back into %s: same MAC, alias and guest slot %s", g->alias, g->name, slot);
 }
 END_TEST
 
@@ -558,18 +448,18 @@ START_TEST(test_unplug_no_answer)
 
         snprintf(nic.mac, sizeof(nic.mac), "%s", g->mac);
         snprintf(nic.alias, sizeof(nic.alias), "%s", g->alias);
-        t0 = now_s();
+        t0 = rh_now();
         r = hpvm_virt_unplug_nics(g_src, g->dom, &nic, 1, NOOS_TIMEOUT, NULL, &err);
-        d = now_s() - t0;
+        d = rh_now() - t0;
         ck_assert_int_eq(r, -ETIMEDOUT);
         ck_assert_int_ge(asprintf(&want, "the guest did not release VF NIC %s (alias %s) within %d s: it was plugged back; "
                                          "the migration is refused", g->mac, g->alias, NOOS_TIMEOUT), 0);
         ck_assert_str_eq(err.msg, want);
         ck_assert_msg(d >= NOOS_TIMEOUT && d < NOOS_TIMEOUT + 1.5, "gave up after %.2f s", d);
-        timing("hpvm_virt_unplug_nics on a guest that never answers (bound 3 s)", d);
+        rh_timing("hpvm_virt_unplug_nics on a guest that never answers (bound 3 s)", d);
         ck_assert_uint_eq(count_in(g->dom, 0, al), 1);
         ck_assert_uint_eq(count_in(g->dom, 0, g->mac), 1);
-        fact("no OS: %s after %.2f s", err.msg, d);
+        rh_fact("no OS: %s after %.2f s", err.msg, d);
 }
 END_TEST
 
@@ -580,11 +470,11 @@ static int migrate(const Guest *g, double *ret_s, char *why, size_t size)
         double t0;
 
         ck_assert_int_eq(virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI, "tcp://127.0.0.1"), 0);
-        t0 = now_s();
+        t0 = rh_now();
         virResetLastError();
         /* Peer to peer, live: as vdsm migrates. */
         r = virDomainMigrateToURI3(g->dom, g_h2uri, params, (unsigned)nparams, VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER);
-        *ret_s = now_s() - t0;
+        *ret_s = rh_now() - t0;
         snprintf(why, size, "%s", r < 0 ? hpvm_virt_last_error("?") : "");
         virTypedParamsFree(params, nparams);
         return r;
@@ -624,12 +514,12 @@ START_TEST(test_migrate_success)
         before = record_text(g->dom);
         ck_assert_ptr_nonnull(strstr(before, g->mac));
         ck_assert_msg(migrate(g, &mig, why, sizeof(why)) == 0, "migration: %s", why);
-        done = now_s();
-        timing("live migration (p2p) of a booted guest to host 2", mig);
-        fact("migrated %s to host 2 in %.2f s", g->name, mig);
+        done = rh_now();
+        rh_timing("live migration (p2p) of a booted guest to host 2", mig);
+        rh_fact("migrated %s to host 2 in %.2f s", g->name, mig);
 
         said = watcher_result(result, 30);
-        timing("migration returned -> watcher's outcome written", now_s() - done);
+        rh_timing("migration returned -> watcher's outcome written", rh_now() - done);
         ck_assert_msg(!strncmp(said, "outcome=migrated ", 17), "%s", said);
         ck_assert_ptr_nonnull(strstr(said, "shut off here after"));
 
@@ -638,20 +528,20 @@ START_TEST(test_migrate_success)
         ck_assert_msg(dd, "%s is not on host 2", g->name);
         there = record_text(dd);
         ck_assert_str_eq(there, before);
-        xml = live_xml(dd, 0);
+        xml = rh_xml(dd, 0);
         ck_assert_int_eq(hpvm_domain_parse(xml, strlen(xml), &d, &err), 0);
         ck_assert_msg(hpvm_vfmeta_read(d, &m, &err) == 0, "%s", err.msg);
         ck_assert_int_eq(hpvm_vfmeta_format(&m, &from_xml, NULL, &err), 0);
         ck_assert_str_eq(from_xml, before);
-        fact("host 2 reads the record back: %zu NIC(s), %s network %s", m.n, m.recs[0].mac, m.recs[0].network);
+        rh_fact("host 2 reads the record back: %zu NIC(s), %s network %s", m.n, m.recs[0].mac, m.recs[0].network);
 
         /* The destination's re-plug, from the record (a real hook would point it at a VF of host 2). */
         ck_assert_int_eq(hpvm_vfrecord_interface(&m.recs[0], NULL, &iface, NULL, &err), 0);
         added0 = serial_count(g, "pci-added");
-        t0 = now_s();
+        t0 = rh_now();
         ck_assert_msg(hpvm_virt_plug_nic(dd, iface, &err) == 1, "%s", err.msg);
-        timing("plug the recorded NIC on host 2", now_s() - t0);
-        ck_assert_msg(wait_serial(g, "pci-added", added0, 5) >= 0, "the migrated guest saw no new device");
+        rh_timing("plug the recorded NIC on host 2", rh_now() - t0);
+        ck_assert_msg(rh_wait_text(g->serial, "pci-added", added0, 5) >= 0, "the migrated guest saw no new device");
         nic_slot(dd, g, slot2, sizeof(slot2));
         ck_assert_str_eq(slot2, slot);
         ck_assert_uint_eq(count_in(dd, 0, al), 1);
@@ -659,7 +549,7 @@ START_TEST(test_migrate_success)
         free(there);
         there = record_text(dd);
         ck_assert_str_eq(there, "<vfnics/>\n");
-        fact("host 2 plugged %s back from the record (slot %s) and dropped the record", g->alias, slot2);
+        rh_fact("host 2 plugged %s back from the record (slot %s) and dropped the record", g->alias, slot2);
         hpvm_vfmeta_clear(&m);
         virDomainFree(dd);
 }
@@ -669,13 +559,13 @@ END_TEST
 static double wait_nic_back(Guest *g, double limit)
 {
         _cleanup_free_ char *al = alias_attr(g);
-        double t0 = now_s();
+        double t0 = rh_now();
 
         while (count_in(g->dom, 0, al) == 0) {
-                ck_assert_msg(now_s() - t0 < limit, "%s: the NIC is not back after %.0f s", g->name, limit);
-                sleep_s(0.05);
+                ck_assert_msg(rh_now() - t0 < limit, "%s: the NIC is not back after %.0f s", g->name, limit);
+                rh_sleep(0.05);
         }
-        return now_s() - t0;
+        return rh_now() - t0;
 }
 
 typedef struct Refusal {
@@ -713,15 +603,15 @@ START_TEST(test_migrate_refused)
         if (t->at) {
                 ck_assert_int_ge(asprintf(&ctl, "%s/dst.refuse-%s", g_ctl, t->at), 0);
                 th_write(ctl, "", 0, 0644);
-                sleep_s(t->delay);
+                rh_sleep(t->delay);
                 ck_assert_int_lt(migrate(g, &mig, why, sizeof(why)), 0);
                 unlink(ctl);
                 ck_assert_msg(strstr(why, "Hook script execution failed"), "%s", why);
-                fact("host 2 refused at %s after %.2f s; %s runs on here", t->at, mig, g->name);
+                rh_fact("host 2 refused at %s after %.2f s; %s runs on here", t->at, mig, g->name);
         } else {
-                fact("no migration of %s at all", g->name);
+                rh_fact("no migration of %s at all", g->name);
         }
-        failed_at = now_s();
+        failed_at = rh_now();
         ck_assert_int_eq(virDomainGetState(g->dom, &state, &reason, 0), 0);
         ck_assert_int_eq(state, VIR_DOMAIN_RUNNING);
 
@@ -730,7 +620,7 @@ START_TEST(test_migrate_refused)
                 ck_assert_int_ge(asprintf(&label, "migration refused at %s -> NIC back on the source", t->at), 0);
         else
                 ck_assert_int_ge(asprintf(&label, "no migration (migration_start_timeout %u s) -> NIC back", t->start_timeout), 0);
-        timing(label, back);
+        rh_timing(label, back);
         said = watcher_result(result, 15);
         if (t->outcome) {
                 ck_assert_int_ge(asprintf(&want, "outcome=%s ", t->outcome), 0);
@@ -742,14 +632,14 @@ START_TEST(test_migrate_refused)
         nic_slot(g->dom, g, slot2, sizeof(slot2));
         ck_assert_str_eq(slot2, slot);
         ck_assert_uint_eq(count_in(g->dom, 0, g->mac), 1);
-        ck_assert_msg(wait_serial(g, "pci-added", added0, 5) >= 0, "the guest saw no new device");
+        ck_assert_msg(rh_wait_text(g->serial, "pci-added", added0, 5) >= 0, "the guest saw no new device");
         {
                 _cleanup_free_ char *rec = record_text(g->dom);
 
                 ck_assert_str_eq(rec, "<vfnics/>\n");
         }
-        fact("NIC %s back in %s %.2f s after the %s (slot %s), record dropped, guest saw it", g->alias, g->name,
-             now_s() - failed_at, t->at ? "refusal" : "watcher's start", slot2);
+        rh_fact("NIC %s back in %s %.2f s after the %s (slot %s), record dropped, guest saw it", g->alias, g->name,
+             rh_now() - failed_at, t->at ? "refusal" : "watcher's start", slot2);
 }
 END_TEST
 
@@ -765,10 +655,10 @@ START_TEST(test_migrate_transient)
         result = prepare_source(g, "transient", 30);
         before = record_text(g->dom);
         ck_assert_msg(migrate(g, &mig, why, sizeof(why)) == 0, "migration: %s", why);
-        done = now_s();
-        timing("live migration (p2p) of a transient booted guest to host 2", mig);
+        done = rh_now();
+        rh_timing("live migration (p2p) of a transient booted guest to host 2", mig);
         said = watcher_result(result, 30);
-        timing("migration returned -> watcher's outcome written (transient)", now_s() - done);
+        rh_timing("migration returned -> watcher's outcome written (transient)", rh_now() - done);
         ck_assert_msg(!strncmp(said, "outcome=migrated ", 17), "%s", said);
         /* Woken by the stopped event, the watcher finds it shut off (migrated) or already gone. */
         ck_assert_msg(strstr(said, "(migrated); success action done (0)") ||
@@ -806,6 +696,7 @@ int main(int argc, char **argv)
         SRunner *sr;
         int failed;
 
+        rh_init("test-hotplug-real", "tests/integration-hotplug.sh");
         if (argc == 5 && !strcmp(argv[1], "--watch"))
                 return watch_main(argv[2], argv[3], argv[4]);
         sr = srunner_create(real_suite());

@@ -29,6 +29,7 @@
 
 #include "hostgen.h"
 #include "sysfsgen.h"
+#include "realhelp.h"
 #include "testhelp.h"
 #include "util.h"
 
@@ -47,63 +48,15 @@ typedef struct Guest {
 
 static Guest g_a = { .tag = "a" }, g_b = { .tag = "b" }, g_c = { .tag = "c" };
 
-/* ------------------------------------------------------------ helpers */
-
-static double now_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void fact(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fact(const char *fmt, ...)
-{
-        va_list ap;
-
-        printf("test-migrate-real: ");
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        putchar('\n');
-        fflush(stdout);
-}
-
-static void timing(const char *what, double s)
-{
-        printf("timing: %-60s %7.2f s\n", what, s);
-        fflush(stdout);
-}
-
-static const char *env(const char *name)
-{
-        const char *v = getenv(name);
-
-        ck_assert_msg(v && *v, "%s is not set: run tests/integration-migrate.sh", name);
-        return v;
-}
-
 static void ignore_libvirt_errors(void *opaque, virErrorPtr e)
 {
 }
 
 static char *file_text(const char *path)
 {
-        FILE *f = fopen(path, "r");
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *m;
-        int c;
+        char *text = rh_slurp(path);
 
-        if (!f)
-                return strdup("");
-        m = open_memstream(&buf, &size);
-        while ((c = fgetc(f)) != EOF)
-                fputc(c, m);
-        fclose(m);
-        fclose(f);
-        return buf;
+        return text ? text : strdup("");
 }
 
 static char *h2_ledger(void)
@@ -215,13 +168,13 @@ static void setup(void)
         HpvmUsage *u = NULL;
         HpvmHost *h;
 
-        g_work = env("HPVM_MIGRATE_WORK");
-        g_prefix = env("HPVM_MIGRATE_PREFIX");
-        g_hooks = env("HPVM_MIGRATE_HOOKS");
-        g_h2exec = env("HPVM_MIGRATE_H2EXEC");
-        g_h2uri = env("HPVM_HOST2_URI");
-        g_h2etc = env("HPVM_HOST2_ETC");
-        g_h2run = env("HPVM_HOST2_RUN");
+        g_work = rh_env("HPVM_MIGRATE_WORK");
+        g_prefix = rh_env("HPVM_MIGRATE_PREFIX");
+        g_hooks = rh_env("HPVM_MIGRATE_HOOKS");
+        g_h2exec = rh_env("HPVM_MIGRATE_H2EXEC");
+        g_h2uri = rh_env("HPVM_HOST2_URI");
+        g_h2etc = rh_env("HPVM_HOST2_ETC");
+        g_h2run = rh_env("HPVM_HOST2_RUN");
         virSetErrorFunc(NULL, ignore_libvirt_errors);
         g_src = virConnectOpen(SYS_URI);
         g_dst = virConnectOpen(g_h2uri);
@@ -271,9 +224,9 @@ START_TEST(test_migrate_refit)
         ThRun r;
         char want[1024];
 
-        t = now_s();
+        t = rh_now();
         start_guest(&g_a);
-        timing("source: before_vm_start + start the guest pinned to CPU 1", now_s() - t);
+        rh_timing("source: before_vm_start + start the guest pinned to CPU 1", rh_now() - t);
         l1 = file_text(g_srcledger);
         ck_assert_ptr_nonnull(strstr(l1, g_a.uuid));
         free(l1);
@@ -281,9 +234,9 @@ START_TEST(test_migrate_refit)
         /* vdsm on host 2: the destination check, on the SOURCE's XML. */
         srcxml = virDomainGetXMLDesc(g_a.dom, 0);
         ck_assert_ptr_nonnull(srcxml);
-        t = now_s();
+        t = rh_now();
         run_hook(true, "before_vm_migrate_destination", srcxml, &g_a, NULL, &r);
-        timing("host 2: before_vm_migrate_destination (installed)", now_s() - t);
+        rh_timing("host 2: before_vm_migrate_destination (installed)", rh_now() - t);
         snprintf(want, sizeof(want), "hpvm: this host can run VM %s: reserved host CPUs 0 on node 0 until it arrives "
                  "(at most 600 s)\nhpvm: warning: vCPU 0 pinned by hand to host CPU 1 cannot keep its pin here (host "
                  "CPU 1: it is kept for the host): re-fitted to host CPU 0\n", g_a.name);
@@ -295,12 +248,12 @@ START_TEST(test_migrate_refit)
         free(l2);
 
         /* The migration: host 2's libvirt hook re-fits the incoming XML at migrate begin. */
-        t = now_s();
+        t = rh_now();
         virsh_migrate(&g_a, &r);
-        timing("virsh migrate --live to host 2 (1 vCPU, 128 MiB)", now_s() - t);
+        rh_timing("virsh migrate --live to host 2 (1 vCPU, 128 MiB)", rh_now() - t);
         ck_assert_msg(r.status == 0, "virsh migrate: %s", r.err);
         th_run_clear(&r);
-        fact("%s migrated to host 2", g_a.name);
+        rh_fact("%s migrated to host 2", g_a.name);
         ck_assert(!running_on(g_src, g_a.name));
         ck_assert(running_on(g_dst, g_a.name));
 
@@ -314,7 +267,7 @@ START_TEST(test_migrate_refit)
         map = 0;
         ck_assert_int_eq(virDomainGetVcpus(d2, &info, 1, &map, 1), 1);
         ck_assert_msg(map == 0x1, "vCPU 0 thread runs with affinity 0x%x on host 2, want CPU 0", map);
-        fact("host 2: vCPU 0 -> CPU 0 (libvirt's pin and the thread's affinity), emulator -> CPU 0");
+        rh_fact("host 2: vCPU 0 -> CPU 0 (libvirt's pin and the thread's affinity), emulator -> CPU 0");
 
         /* vdsm after the migration: on host 2 with its live XML, on the source with its own. */
         live = virDomainGetXMLDesc(d2, 0);
@@ -333,7 +286,7 @@ START_TEST(test_migrate_refit)
         ck_assert_msg(strstr(l2, want) && strstr(l2, " cpus=0\n"), "host 2's ledger: %s", l2);
         l1 = file_text(g_srcledger);
         ck_assert_msg(!strstr(l1, g_a.uuid), "the source's ledger still holds %s: %s", g_a.name, l1);
-        fact("ledgers: host 2 holds CPU 0 for %s, the source nothing", g_a.name);
+        rh_fact("ledgers: host 2 holds CPU 0 for %s, the source nothing", g_a.name);
         virDomainFree(d2);
 }
 END_TEST
@@ -359,7 +312,7 @@ START_TEST(test_check_refuses)
         ck_assert(!running_on(g_dst, g_b.name));
         l2 = h2_ledger();
         ck_assert_ptr_null(strstr(l2, g_b.uuid));
-        fact("the destination check refused %s; it runs on the source", g_b.name);
+        rh_fact("the destination check refused %s; it runs on the source", g_b.name);
 }
 END_TEST
 
@@ -372,15 +325,15 @@ START_TEST(test_libvirt_hook_refuses)
 
         /* No destination check at all (no reservation): libvirt's own hook refuses at migrate begin. */
         start_guest(&g_c);
-        t = now_s();
+        t = rh_now();
         virsh_migrate(&g_c, &r);
-        timing("virsh migrate refused by host 2's libvirt hook", now_s() - t);
+        rh_timing("virsh migrate refused by host 2's libvirt hook", rh_now() - t);
         ck_assert_int_ne(r.status, 0);
         snprintf(want, sizeof(want), "hpvm: this host cannot run VM %s: the host has 0 free CPUs (after 1 reserved and "
                  "1 held by other VMs), the VM needs 1", g_c.name);
         ck_assert_msg(strstr(r.err, want), "virsh says: %s", r.err);
         ck_assert_msg(th_lines(r.err) <= 2, "virsh says more: %s", r.err);
-        fact("virsh: %.*s", (int)strcspn(r.err, "\n"), r.err);
+        rh_fact("virsh: %.*s", (int)strcspn(r.err, "\n"), r.err);
         th_run_clear(&r);
         ck_assert(running_on(g_src, g_c.name));
         ck_assert(!running_on(g_dst, g_c.name));
@@ -411,6 +364,7 @@ int main(void)
         SRunner *sr = srunner_create(real_suite());
         int failed;
 
+        rh_init("test-migrate-real", "tests/integration-migrate.sh");
         srunner_set_fork_status(sr, CK_NOFORK);
         srunner_run_all(sr, CK_ENV);
         failed = srunner_ntests_failed(sr);

@@ -39,6 +39,7 @@
 #include "domxml.h"
 #include "hotplug.h"
 #include "sriovtree.h"
+#include "realhelp.h"
 #include "testhelp.h"
 #include "vfledger.h"
 #include "vfmeta.h"
@@ -72,127 +73,18 @@ static Guest g_b = { .tag = "b", .booted = true, .mac = "52:54:00:4c:00:02", .al
 static Guest g_n = { .tag = "n", .booted = false, .mac = "52:54:00:4c:00:03", .alias = "ua-vfmig-n",
                      .uuid = "7a0c3e51-2d4b-4c6a-9e8f-10a2b3c4d5e3", .profile_prop = true };
 
-/* ------------------------------------------------------------ helpers */
-
-static double now_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void fact(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fact(const char *fmt, ...)
-{
-        va_list ap;
-
-        printf("test-vfmig-real: ");
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        putchar('\n');
-        fflush(stdout);
-}
-
-static void timing(const char *what, double s)
-{
-        printf("timing: %-66s %7.2f s\n", what, s);
-        fflush(stdout);
-}
-
-static void sleep_s(double s)
-{
-        struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
-
-        nanosleep(&ts, NULL);
-}
-
-static char *slurp_opt(const char *path)
-{
-        FILE *f = fopen(path, "rb");
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *m;
-        int c;
-
-        if (!f)
-                return NULL;
-        m = open_memstream(&buf, &size);
-        while ((c = fgetc(f)) != EOF)
-                fputc(c, m);
-        fclose(m);
-        fclose(f);
-        return buf;
-}
-
-static size_t count_text(const char *s, const char *text)
-{
-        size_t n = 0;
-
-        for (const char *p = s; p && (p = strstr(p, text)); p++)
-                n++;
-        return n;
-}
-
 static size_t serial_count(const Guest *g, const char *text)
 {
-        _cleanup_free_ char *s = slurp_opt(g->serial);
+        _cleanup_free_ char *s = rh_slurp(g->serial);
 
-        return count_text(s, text);
-}
-
-static double wait_serial(const Guest *g, const char *text, size_t before, double limit)
-{
-        double t0 = now_s();
-
-        while (serial_count(g, text) <= before) {
-                if (now_s() - t0 > limit)
-                        return -1;
-                sleep_s(0.02);
-        }
-        return now_s() - t0;
-}
-
-static char *replace_all(const char *text, const char *from, const char *to)
-{
-        char *out = NULL;
-        size_t size = 0, nfrom = strlen(from);
-        FILE *f = open_memstream(&out, &size);
-
-        for (const char *p = text; *p;) {
-                if (!strncmp(p, from, nfrom)) {
-                        fputs(to, f);
-                        p += nfrom;
-                } else {
-                        fputc(*p++, f);
-                }
-        }
-        fclose(f);
-        return out;
-}
-
-static const char *env(const char *name)
-{
-        const char *v = getenv(name);
-
-        ck_assert_msg(v && *v, "%s is not set: run tests/integration-vfmig.sh", name);
-        return v;
-}
-
-static char *xml_of(virDomainPtr dom, unsigned flags)
-{
-        char *xml = virDomainGetXMLDesc(dom, flags);
-
-        ck_assert_msg(xml, "libvirt: %s", hpvm_virt_last_error("?"));
-        return xml;
+        return rh_count(s, text);
 }
 
 static size_t count_in(virDomainPtr dom, const char *text)
 {
-        _cleanup_free_ char *xml = xml_of(dom, 0);
+        _cleanup_free_ char *xml = rh_xml(dom, 0);
 
-        return count_text(xml, text);
+        return rh_count(xml, text);
 }
 
 static char *alias_attr(const Guest *g)
@@ -206,7 +98,7 @@ static char *alias_attr(const Guest *g)
 /* The guest PCI slot of the NIC in @dom's live XML ("0x03"), or "". */
 static void nic_slot(virDomainPtr dom, const Guest *g, char *buf, size_t size)
 {
-        _cleanup_free_ char *xml = xml_of(dom, 0), *al = alias_attr(g);
+        _cleanup_free_ char *xml = rh_xml(dom, 0), *al = alias_attr(g);
         const char *p = strstr(xml, al), *slot;
 
         buf[0] = '\0';
@@ -269,7 +161,7 @@ static void assert_ledgers(const char *src_want, const char *dst_want, const cha
 
         ck_assert_msg(!strcmp(src, src_want), "%s: source ledger\n%s\nexpected\n%s", step, src, src_want);
         ck_assert_msg(!strcmp(dst, dst_want), "%s: host 2 ledger\n%s\nexpected\n%s", step, dst, dst_want);
-        fact("%s: ledgers right (source: %zu record(s), host 2: %zu)", step, th_lines(src), th_lines(dst));
+        rh_fact("%s: ledgers right (source: %zu record(s), host 2: %zu)", step, th_lines(src), th_lines(dst));
 }
 
 static char *line_of(const Guest *g, const char *state, const char *addr)
@@ -354,11 +246,11 @@ static void boot(Guest *g)
         snprintf(g->serial, sizeof(g->serial), "%s/%s.serial", g_work, g->name);
         tpath = th_src(g->booted ? "tests/data/integration/booted-guest.xml" : "tests/data/integration/migrate-guest.xml");
         tpl = th_slurp(tpath, &len);
-        a = replace_all(tpl, "@NAME@", g->name);
-        b = replace_all(a, "@KERNEL@", g->booted ? env("HPVM_GUEST_KERNEL") : "");
-        c = replace_all(b, "@INITRD@", g->booted ? env("HPVM_GUEST_INITRD") : "");
-        d = replace_all(c, "@SERIAL@", g->serial);
-        xml = replace_all(d, "</name>", md);
+        a = rh_replace(tpl, "@NAME@", g->name);
+        b = rh_replace(a, "@KERNEL@", g->booted ? rh_env("HPVM_GUEST_KERNEL") : "");
+        c = rh_replace(b, "@INITRD@", g->booted ? rh_env("HPVM_GUEST_INITRD") : "");
+        d = rh_replace(c, "@SERIAL@", g->serial);
+        xml = rh_replace(d, "</name>", md);
         /* Transient, as vdsm runs its VMs. */
         g->dom = virDomainCreateXML(g_src, xml, 0);
         ck_assert_msg(g->dom, "start %s: %s", g->name, hpvm_virt_last_error("?"));
@@ -383,7 +275,7 @@ static void add_nic(Guest *g)
  */
 static char *as_vf_nic(const Guest *g)
 {
-        _cleanup_free_ char *live = xml_of(g->dom, 0), *al = alias_attr(g), *mac = NULL, *addr = NULL;
+        _cleanup_free_ char *live = rh_xml(g->dom, 0), *al = alias_attr(g), *mac = NULL, *addr = NULL;
         const char *start, *end, *a, *a_end;
         char *out;
 
@@ -490,14 +382,14 @@ static void in_host2(const Guest *g, const char *cmd, const char *file, ThRun *r
 /* Whether the watcher wrote its start line within 5 s (it runs once the hook returns; its line may come later). */
 static bool watch_started(const char *result)
 {
-        double t0 = now_s();
+        double t0 = rh_now();
 
-        while (now_s() - t0 < 5) {
-                _cleanup_free_ char *text = slurp_opt(result);
+        while (rh_now() - t0 < 5) {
+                _cleanup_free_ char *text = rh_slurp(result);
 
                 if (text && !strncmp(text, "start pid=", 10))
                         return true;
-                sleep_s(0.02);
+                rh_sleep(0.02);
         }
         return false;
 }
@@ -505,20 +397,20 @@ static bool watch_started(const char *result)
 /* The watcher's end line, waited for (bounded). */
 static char *watch_end(const char *result, double limit)
 {
-        double t0 = now_s();
+        double t0 = rh_now();
 
         for (;;) {
-                char *text = slurp_opt(result);
+                char *text = rh_slurp(result);
 
                 if (text && strstr(text, "\nend pid=")) {
                         const char *end = strstr(text, "\nend pid=") + 1;
 
-                        fact("watcher said: %.*s", (int)strcspn(end, "\n"), end);
+                        rh_fact("watcher said: %.*s", (int)strcspn(end, "\n"), end);
                         return text;
                 }
                 free(text);
-                ck_assert_msg(now_s() - t0 < limit, "no watcher end line in %s after %.0f s", result, limit);
-                sleep_s(0.05);
+                ck_assert_msg(rh_now() - t0 < limit, "no watcher end line in %s after %.0f s", result, limit);
+                rh_sleep(0.05);
         }
 }
 
@@ -547,13 +439,13 @@ static void suite_setup(void)
         HpvmError err = { 0 };
         double t0;
 
-        g_work = env("HPVM_VFMIG_WORK");
-        g_ctl = env("HPVM_VFMIG_CTL");
-        g_prefix = env("HPVM_VFMIG_PREFIX");
-        g_h2uri = env("HPVM_HOST2_URI");
-        g_h2etc = env("HPVM_HOST2_ETC");
-        g_h2run = env("HPVM_HOST2_RUN");
-        g_h2pid = env("HPVM_HOST2_NS_PID");
+        g_work = rh_env("HPVM_VFMIG_WORK");
+        g_ctl = rh_env("HPVM_VFMIG_CTL");
+        g_prefix = rh_env("HPVM_VFMIG_PREFIX");
+        g_h2uri = rh_env("HPVM_HOST2_URI");
+        g_h2etc = rh_env("HPVM_HOST2_ETC");
+        g_h2run = rh_env("HPVM_HOST2_RUN");
+        g_h2pid = rh_env("HPVM_HOST2_NS_PID");
         g_nsenter = strdup(access("/usr/bin/nsenter", X_OK) == 0 ? "/usr/bin/nsenter" : "/bin/nsenter");
 
         /* Each side: its fake SR-IOV cards, its hpvm.conf, its own VF ledger. */
@@ -573,20 +465,20 @@ static void suite_setup(void)
         c->libvirt_uri = strdup(g_h2uri);
         ck_assert_msg(hpvm_virt_open(c, &g_dst, &err) == 0, "%s", err.msg);
 
-        t0 = now_s();
+        t0 = rh_now();
         boot(&g_a);
         boot(&g_b);
         boot(&g_n);
-        ck_assert_msg(wait_serial(&g_a, "hpvm-guest-kit: ready", 0, 90) >= 0, "%s did not boot", g_a.name);
-        ck_assert_msg(wait_serial(&g_b, "hpvm-guest-kit: ready", 0, 90) >= 0, "%s did not boot", g_b.name);
-        timing("boot two kit guests to the marker, side by side (TCG)", now_s() - t0);
+        ck_assert_msg(rh_wait_text(g_a.serial, "hpvm-guest-kit: ready", 0, 90) >= 0, "%s did not boot", g_a.name);
+        ck_assert_msg(rh_wait_text(g_b.serial, "hpvm-guest-kit: ready", 0, 90) >= 0, "%s did not boot", g_b.name);
+        rh_timing("boot two kit guests to the marker, side by side (TCG)", rh_now() - t0);
         add_nic(&g_a);
         add_nic(&g_b);
         add_nic(&g_n);
-        ck_assert(wait_serial(&g_a, "pci-added", 0, 10) >= 0);
-        ck_assert(wait_serial(&g_b, "pci-added", 0, 10) >= 0);
+        ck_assert(rh_wait_text(g_a.serial, "pci-added", 0, 10) >= 0);
+        ck_assert(rh_wait_text(g_b.serial, "pci-added", 0, 10) >= 0);
         hold_source_vf(&g_a);
-        fact("guests %s, %s (booted) and %s (no OS) run with their stand-in NICs", g_a.name, g_b.name, g_n.name);
+        rh_fact("guests %s, %s (booted) and %s (no OS) run with their stand-in NICs", g_a.name, g_b.name, g_n.name);
 }
 
 static void drop(Guest *g)
@@ -638,35 +530,35 @@ START_TEST(test_migrate)
         ThRun run;
 
         /* 1. before_vm_migrate_source: unplugged (the guest says so), recorded, watcher started; no ledger change. */
-        t0 = now_s();
+        t0 = rh_now();
         source_hook(g, g_src_conf, result, &run, &file2);
-        d = now_s() - t0;
+        d = rh_now() - t0;
         ck_assert_msg(run.status == 0, "before_migration_source: exit %d: %s", run.status, run.err);
         ck_assert_str_eq(run.err, "");
         th_run_clear(&run);
-        timing("before_migration_source on a booted guest: unplug, record, watcher", d);
+        rh_timing("before_migration_source on a booted guest: unplug, record, watcher", d);
         ck_assert_uint_eq(count_in(g->dom, al), 0);
-        ck_assert_msg(wait_serial(g, "pci-removed", removed0, 5) >= 0, "the guest saw no removal");
+        ck_assert_msg(rh_wait_text(g->serial, "pci-removed", removed0, 5) >= 0, "the guest saw no removal");
         ck_assert_uint_eq(record_count(g->dom), 1);
         ck_assert_msg(watch_started(result), "no watcher started");
         assert_ledgers(held, "", "source hook");
-        fact("source hook: %s unplugged from %s in %.2f s, recorded, watcher running", g->alias, g->name, d);
+        rh_fact("source hook: %s unplugged from %s in %.2f s, recorded, watcher running", g->alias, g->name, d);
 
         /* 2. before_vm_migrate_destination inside host 2, on the source's XML; vdsm bound the source's VF there. */
         th_sriov_bind(g_dst_root, VF_SRC, "vfio-pci");
-        t0 = now_s();
+        t0 = rh_now();
         in_host2(g, "reserve", file2, &run);
         ck_assert_msg(run.status == 0, "reserve: exit %d: %s", run.status, run.err);
         th_run_clear(&run);
-        timing("destination check in host 2 (reserve 1 VF, process + nsenter)", now_s() - t0);
+        rh_timing("destination check in host 2 (reserve 1 VF, process + nsenter)", rh_now() - t0);
         assert_ledgers(held, reserved, "destination check");
 
         /* 3. The migration, for real. */
         ck_assert_msg(migrate(g, &mig, &why) == 0, "virsh migrate: %s", why);
-        done = now_s();
-        timing("virsh migrate --live --p2p of the booted guest to host 2", mig);
+        done = rh_now();
+        rh_timing("virsh migrate --live --p2p of the booted guest to host 2", mig);
         said = watch_end(result, 30);
-        timing("migration done -> watcher's outcome", now_s() - done);
+        rh_timing("migration done -> watcher's outcome", rh_now() - done);
         ck_assert_msg(strstr(said, " outcome=migrated "), "%s", said);
         ck_assert_msg(strstr(said, "released 1 VF(s)") || strstr(said, "success action done (1)"), "%s", said);
         assert_ledgers("", reserved, "migrated (watcher released the source's VF)");
@@ -676,18 +568,18 @@ START_TEST(test_migrate)
         ck_assert_msg(dd, "%s is not on host 2", g->name);
         ck_assert_uint_eq(record_count(dd), 1);
         ck_assert_uint_eq(count_in(dd, al), 0);
-        live2 = xml_of(dd, 0);
+        live2 = rh_xml(dd, 0);
         free(file2);
         ck_assert_int_ge(asprintf(&file2, "%s/a-arrived.xml", g_work), 0);
         th_write(file2, live2, strlen(live2), 0644);
         added0 = serial_count(g, "pci-added");
-        t0 = now_s();
+        t0 = rh_now();
         in_host2(g, "arrived", file2, &run);
         ck_assert_msg(run.status == 0, "arrived: exit %d: %s", run.status, run.err);
         ck_assert_str_eq(run.err, "hpvm: plugged 1 VF NIC back into the VM on this host\n");
         th_run_clear(&run);
-        timing("after destination in host 2: re-plug from the record", now_s() - t0);
-        ck_assert_msg(wait_serial(g, "pci-added", added0, 5) >= 0, "the guest on host 2 saw no new device");
+        rh_timing("after destination in host 2: re-plug from the record", rh_now() - t0);
+        ck_assert_msg(rh_wait_text(g->serial, "pci-added", added0, 5) >= 0, "the guest on host 2 saw no new device");
         /* Read back through host 2's libvirt: the same MAC, alias and guest slot, once; no record left. */
         ck_assert_uint_eq(count_in(dd, al), 1);
         ck_assert_int_ge(asprintf(&mac, "<mac address='%s'/>", g->mac), 0);
@@ -697,7 +589,7 @@ START_TEST(test_migrate)
         ck_assert_uint_eq(record_count(dd), 0);
         used = line_of(g, "in-use", VF_SRC);
         assert_ledgers("", used, "after destination");
-        fact("host 2: %s back in %s with MAC %s, slot %s; record dropped", g->alias, g->name, g->mac, slot2);
+        rh_fact("host 2: %s back in %s with MAC %s, slot %s; record dropped", g->alias, g->name, g->mac, slot2);
 
         /* 5. after_vm_migrate_source's own release on the source: nothing left to drop. */
         {
@@ -756,22 +648,22 @@ START_TEST(test_refused)
         ck_assert_int_ne(migrate(g, &mig, &why), 0);
         unlink(ctl);
         ck_assert_msg(strstr(why, "Hook script execution failed"), "%s", why);
-        failed_at = now_s();
-        fact("host 2 refused the migration at migrate begin after %.2f s; %s runs on here", mig, g->name);
+        failed_at = rh_now();
+        rh_fact("host 2 refused the migration at migrate begin after %.2f s; %s runs on here", mig, g->name);
         ck_assert_int_eq(virDomainGetState(g->dom, &state, &reason, 0), 0);
         ck_assert_int_eq(state, VIR_DOMAIN_RUNNING);
 
         /* No person acts: the NIC comes back within the watcher's bound (migration_start_timeout + a poll). */
         while (count_in(g->dom, al) == 0) {
-                ck_assert_msg(now_s() - failed_at < START_TIMEOUT + 10, "the NIC is not back after %d s", START_TIMEOUT + 10);
-                sleep_s(0.05);
+                ck_assert_msg(rh_now() - failed_at < START_TIMEOUT + 10, "the NIC is not back after %d s", START_TIMEOUT + 10);
+                rh_sleep(0.05);
         }
-        back = now_s() - failed_at;
-        timing("migration refused at migrate begin -> NIC back on the source", back);
+        back = rh_now() - failed_at;
+        rh_timing("migration refused at migrate begin -> NIC back on the source", back);
         said = watch_end(result, 15);
         ck_assert_msg(strstr(said, " outcome=failed ") || strstr(said, " outcome=not-started "), "%s", said);
         ck_assert_msg(strstr(said, "failure action done (1)"), "%s", said);
-        ck_assert_msg(wait_serial(g, "pci-added", added0, 5) >= 0, "the guest saw no new device");
+        ck_assert_msg(rh_wait_text(g->serial, "pci-added", added0, 5) >= 0, "the guest saw no new device");
         ck_assert_int_ge(asprintf(&mac, "<mac address='%s'/>", g->mac), 0);
         ck_assert_uint_eq(count_in(g->dom, mac), 1);
         nic_slot(g->dom, g, slot2, sizeof(slot2));
@@ -784,7 +676,7 @@ START_TEST(test_refused)
         ck_assert_msg(run.status == 0, "release: exit %d: %s", run.status, run.err);
         th_run_clear(&run);
         assert_ledgers(held, "", "host 2's after_vm_destroy");
-        fact("NIC %s back in %s %.2f s after the refusal (slot %s), record dropped, guest saw it", g->alias, g->name, back,
+        rh_fact("NIC %s back in %s %.2f s after the refusal (slot %s), record dropped, guest saw it", g->alias, g->name, back,
              slot2);
 }
 END_TEST
@@ -801,24 +693,24 @@ START_TEST(test_no_answer)
         ck_assert_int_ge(asprintf(&conf, "%s/src/hpvm-noos.conf", g_work), 0);
         st = src_state();
         write_conf(conf, st, g_src_root, NOOS_TIMEOUT);
-        t0 = now_s();
+        t0 = rh_now();
         source_hook(g, conf, result, &run, NULL);
-        d = now_s() - t0;
+        d = rh_now() - t0;
         ck_assert_int_eq(run.status, 2);
         ck_assert_int_ge(asprintf(&want, "hpvm: the guest did not release VF NIC %s (alias %s) within %d s: it was plugged "
                                          "back; the migration is refused\n", g->mac, g->alias, NOOS_TIMEOUT), 0);
         ck_assert_str_eq(run.err, want);
         th_run_clear(&run);
         ck_assert_msg(d >= NOOS_TIMEOUT && d < NOOS_TIMEOUT + 2, "gave up after %.2f s", d);
-        timing("before_migration_source on a guest that never answers (bound 3 s)", d);
+        rh_timing("before_migration_source on a guest that never answers (bound 3 s)", d);
         ck_assert_uint_eq(count_in(g->dom, al), 1);
         ck_assert_int_ge(asprintf(&mac, "<mac address='%s'/>", g->mac), 0);
         ck_assert_uint_eq(count_in(g->dom, mac), 1);
         ck_assert_uint_eq(record_count(g->dom), 0);
-        sleep_s(0.5);
-        left = slurp_opt(result);
+        rh_sleep(0.5);
+        left = rh_slurp(result);
         ck_assert_msg(!left, "a watcher was started: %s", left);
-        fact("no OS: exit 2 after %.2f s, NIC still attached once, no record, no watcher", d);
+        rh_fact("no OS: exit 2 after %.2f s, NIC still attached once, no record, no watcher", d);
 }
 END_TEST
 
@@ -836,16 +728,16 @@ START_TEST(test_define_repointed)
 
         xml = th_slurp(fx, &len);
         ck_assert_int_ge(asprintf(&name, "%s-fo", g_prefix), 0);
-        named = replace_all(xml, "<name>vfmig-vm</name>", "");
-        renamed = replace_all(named, "<uuid>", "<name>@N@</name>\n  <uuid>");
+        named = rh_replace(xml, "<name>vfmig-vm</name>", "");
+        renamed = rh_replace(named, "<uuid>", "<name>@N@</name>\n  <uuid>");
         free(named);
-        named = replace_all(renamed, "@N@", name);
+        named = rh_replace(renamed, "@N@", name);
         /* Host 2's fake tree, another state folder: 0000:3b:02.2 (fo1's source VF) held by another VM there. */
         ck_assert_int_ge(asprintf(&conf, "%s/define.conf", g_work), 0);
         ck_assert_int_ge(asprintf(&st, "%s/define-state", g_work), 0);
         write_conf(conf, st, g_dst_root, UNPLUG_TIMEOUT);
         {
-                char *more, *text = slurp_opt(conf);
+                char *more, *text = rh_slurp(conf);
 
                 ck_assert_int_ge(asprintf(&more, "%ssriov_pfs.sriov-fo=ens1f0,ens2f0\n", text), 0);
                 th_write(conf, more, strlen(more), 0644);
@@ -870,14 +762,14 @@ START_TEST(test_define_repointed)
         ck_assert_msg(r == 1, "%d: %s", r, err.msg);
         dom = virDomainDefineXML(g_src, out);
         ck_assert_msg(dom, "libvirtd refuses the re-pointed XML: %s", hpvm_virt_last_error("?"));
-        inactive = xml_of(dom, VIR_DOMAIN_XML_INACTIVE);
+        inactive = rh_xml(dom, VIR_DOMAIN_XML_INACTIVE);
         virDomainUndefine(dom);
         virDomainFree(dom);
         ck_assert_msg(strstr(inactive, "<address type='pci' domain='0x0000' bus='0xaf' slot='0x02' function='0x0'/>"),
                       "%s", inactive);
         ck_assert_msg(strstr(inactive, "<teaming type='transient' persistent='ua-backup1'/>"), "%s", inactive);
         ck_assert_msg(strstr(inactive, "<teaming type='persistent'/>"), "%s", inactive);
-        fact("libvirtd (qemu:///system) defined the failover domain as re-pointed: hostdev ua-sriov-fo1 at 0000:af:02.0");
+        rh_fact("libvirtd (qemu:///system) defined the failover domain as re-pointed: hostdev ua-sriov-fo1 at 0000:af:02.0");
 }
 END_TEST
 
@@ -901,6 +793,7 @@ int main(void)
         SRunner *sr = srunner_create(real_suite());
         int failed;
 
+        rh_init("test-vfmig-real", "tests/integration-vfmig.sh");
         srunner_set_fork_status(sr, CK_NOFORK);
         srunner_run_all(sr, CK_ENV);
         failed = srunner_ntests_failed(sr);

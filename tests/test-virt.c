@@ -680,7 +680,8 @@ END_TEST
  * for a command of its own would show more), so the test reads them, and
  * the rest, from /proc.
  */
-static const char watcher_script[] = "sleep 2\necho done >\"$1.done\"\n";
+/* "$1.up" once the shell runs the script (its loader is done with the libraries it opened), "$1.done" at its end. */
+static const char watcher_script[] = ": >\"$1.up\"\nsleep 2\necho done >\"$1.done\"\n";
 
 /* The descriptors of process @pid: "0>/dev/null 1>/dev/null ..." in number order (at most 16). */
 static void fd_list(long pid, char *buf, size_t size)
@@ -801,7 +802,10 @@ START_TEST(test_spawn_detached)
         ck_assert_msg(eof_after < 1.5, "EOF after %.2f s", eof_after);
         waitpid(hook, NULL, 0);
 
-        /* Still running (the shell sleeps): look at it. */
+        /* Still running (the shell sleeps): look at it, once it runs the script. */
+        ck_assert_int_ge(asprintf(&f, "%s.up", out), 0);
+        ck_assert_msg(wait_file(f, 2), "the watcher did not start its script");
+        free(f);
         ck_assert_int_ge(asprintf(&f, "/proc/%ld/stat", watcher), 0);
         stat = th_slurp(f, &len);
         free(f);
@@ -814,7 +818,16 @@ START_TEST(test_spawn_detached)
         ck_assert_int_eq(stat_field(stat, 3), stat_field(stat, 4));
         ck_assert_int_ne(stat_field(stat, 3), getpgrp());
         /* Exactly stdin, stdout and stderr, all on /dev/null: not the hook's pipe, not its stray descriptor 9. */
-        fd_list(watcher, fdbuf, sizeof(fdbuf));
+        {
+                /* The shell's own redirection of ": >$1.up" may still hold a moment: look again for up to 1 s. */
+                struct timespec ts = { 0, 20000000L };
+                double end = now_s() + 1;
+
+                do {
+                        fd_list(watcher, fdbuf, sizeof(fdbuf));
+                } while (strcmp(fdbuf, "0>/dev/null 1>/dev/null 2>/dev/null") && now_s() < end &&
+                         !nanosleep(&ts, NULL));
+        }
         ck_assert_str_eq(fdbuf, "0>/dev/null 1>/dev/null 2>/dev/null");
         ck_assert_int_ge(asprintf(&f, "/proc/%ld/cwd", watcher), 0);
         {
