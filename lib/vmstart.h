@@ -24,7 +24,8 @@ extern const char *const hpvm_vmstart_props[];
  * Every property is parsed and checked, against the VM and the host, before
  * anything is changed. Empty values count as not set.
  * On success returns 0 and sets *ret_out to the new document (caller frees)
- * or to NULL when no property of this hook is set (leave the file alone).
+ * or to NULL when no property of this hook is set or the properties change
+ * nothing in it (leave the file alone).
  * Non-fatal findings go to @warn. On failure returns a negative errno, *ret_out
  * is untouched and @err holds the one line to show the administrator.
  */
