@@ -956,46 +956,59 @@ static void report_failure(const Target *t, int status, const char *errpath, con
         fprintf(stderr, "%s: %s exited %d on %s; its stderr:\n%s", prog, t->label, status, workpath, buf);
 }
 
-/* Time @runs runs of @t on fresh copies of @w's XML. Returns false if a run failed. */
-static bool measure(const Target *t, const Workload *w, const char *workpath, const char *errpath,
-                    int warmup, int runs, Stats *st, char **ret_output)
+/*
+ * Time @runs runs of each of the @nt targets on fresh copies of @w's XML,
+ * taking turns run by run (target 0, 1, ..., 0, 1, ...), so that a machine
+ * that gets slower or faster meanwhile weighs on all of them alike: their
+ * ratios hold on a noisy machine. With @outs, outs[k] is target k's output
+ * of its first run. Returns false if a run failed.
+ */
+static bool measure_set(const Target *const *ts, size_t nt, const Workload *w, const char *workpath,
+                        const char *errpath, int warmup, int runs, Stats *st, char **outs)
 {
-        double *ms = xcalloc((size_t)runs, sizeof(double));
+        double *ms = xcalloc(nt * (size_t)runs, sizeof(double));
         long rss;
 
-        st->max_rss_kib = 0;
-        for (int i = -warmup; i < runs; i++) {
-                double dt;
-                int status;
+        for (size_t k = 0; k < nt; k++)
+                st[k].max_rss_kib = 0;
+        for (int i = -warmup; i < runs; i++)
+                for (size_t k = 0; k < nt; k++) {
+                        const Target *t = ts[k];
+                        double dt;
+                        int status;
 
-                write_file(workpath, w->xml, w->xml_len);
-                status = run_once(t, errpath, workpath, &dt, &rss);
-                if (status != 0) {
-                        report_failure(t, status, errpath, workpath);
-                        free(ms);
-                        return false;
-                }
-                if (i == -warmup && ret_output) {
-                        FILE *f = fopen(t->outpath ? t->outpath : workpath, "r");
-                        struct stat sb;
+                        write_file(workpath, w->xml, w->xml_len);
+                        status = run_once(t, errpath, workpath, &dt, &rss);
+                        if (status != 0) {
+                                report_failure(t, status, errpath, workpath);
+                                free(ms);
+                                return false;
+                        }
+                        if (i == -warmup && outs) {
+                                FILE *f = fopen(t->outpath ? t->outpath : workpath, "r");
+                                struct stat sb;
 
-                        if (!f || fstat(fileno(f), &sb) != 0)
-                                die("cannot read back %s", workpath);
-                        *ret_output = xcalloc(1, (size_t)sb.st_size + 1);
-                        if (fread(*ret_output, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size)
-                                die("cannot read back %s", workpath);
-                        fclose(f);
+                                if (!f || fstat(fileno(f), &sb) != 0)
+                                        die("cannot read back %s", workpath);
+                                outs[k] = xcalloc(1, (size_t)sb.st_size + 1);
+                                if (fread(outs[k], 1, (size_t)sb.st_size, f) != (size_t)sb.st_size)
+                                        die("cannot read back %s", workpath);
+                                fclose(f);
+                        }
+                        if (i < 0)
+                                continue;
+                        ms[k * (size_t)runs + (size_t)i] = dt;
+                        if (rss > st[k].max_rss_kib)
+                                st[k].max_rss_kib = rss;
                 }
-                if (i < 0)
-                        continue;
-                ms[i] = dt;
-                if (rss > st->max_rss_kib)
-                        st->max_rss_kib = rss;
+        for (size_t k = 0; k < nt; k++) {
+                double *m = ms + k * (size_t)runs;
+
+                qsort(m, (size_t)runs, sizeof(double), cmp_double);
+                st[k].min = m[0];
+                st[k].median = runs % 2 ? m[runs / 2] : (m[runs / 2 - 1] + m[runs / 2]) / 2;
+                st[k].p90 = m[(runs * 9 + 9) / 10 - 1];
         }
-        qsort(ms, (size_t)runs, sizeof(double), cmp_double);
-        st->min = ms[0];
-        st->median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
-        st->p90 = ms[(runs * 9 + 9) / 10 - 1];
         free(ms);
         return true;
 }
@@ -1204,10 +1217,6 @@ int main(int argc, char **argv)
                                 free(e);
                         }
                 }
-                if (!measure(&floor_t, &w, workpath, errpath, warmup, runs, &fs, NULL)) {
-                        failed = true;
-                        break;
-                }
                 /* The last host CPUs run the emulator and IO threads (they may also run vCPUs: a warning). */
                 char *env_ep = strf("emulatorpin=%d", host.maxcpu);
                 char *env_iop = strf("iothreadpin=1#%d,2#%d", host.maxcpu - 1, host.maxcpu - 2);
@@ -1215,31 +1224,50 @@ int main(int argc, char **argv)
                                     env_domxml, env_ct, env_nt, env_gn, (char *)"highperf=true",
                                     (char *)"hugepages=1048576", env_ep, (char *)"iothreads=2", env_iop,
                                     (char *)"nosharepages=true", env_conf, NULL };
+                /* The floor and every row, measured taking turns. Only before_vm_start reads the profile's properties. */
+                char hookpath[MAX_HOOKS][PATH_MAX], label[2 * MAX_HOOKS + 1][64];
+                char *hook_argv[MAX_HOOKS][4];
+                Target row_t[2 * MAX_HOOKS + 1];
+                const Target *set[2 * MAX_HOOKS + 1];
+                Stats st[2 * MAX_HOOKS + 1];
+                char *out[2 * MAX_HOOKS + 1] = { 0 };
+                bool row_hp[2 * MAX_HOOKS + 1];
+                int row_hook[2 * MAX_HOOKS + 1];
+                size_t nset = 0;
 
-                for (int row = 0; row < 2 * nhooks && !failed; row++) {
-                        int h = row / 2;
-                        bool hp = row % 2;
-                        char hookpath[PATH_MAX], label[64], *output = NULL;
-                        char *hook_argv[] = { hookpath, (char *)(sysfs ? "--sysfs-root" : "--host-caps"),
-                                              (char *)(sysfs ? sysfs : caps), NULL };
-                        Target hook_t = { label, hookpath, hook_argv, hp ? hp_envp : envp, false, NULL };
-                        Stats hs;
+                set[nset++] = &floor_t;
+                for (int h = 0; h < nhooks; h++) {
+                        snprintf(hookpath[h], sizeof(hookpath[h]), "%s/hooks/%s", builddir, hooks[h]);
+                        hook_argv[h][0] = hookpath[h];
+                        hook_argv[h][1] = (char *)(sysfs ? "--sysfs-root" : "--host-caps");
+                        hook_argv[h][2] = (char *)(sysfs ? sysfs : caps);
+                        hook_argv[h][3] = NULL;
+                        for (int hp = 0; hp < 2; hp++) {
+                                if (hp && strcmp(hooks[h], "before_vm_start"))
+                                        continue;
+                                snprintf(label[nset], sizeof(label[nset]), "%s%s", hooks[h], hp ? "+highperf" : "");
+                                row_t[nset] = (Target) { label[nset], hookpath[h], hook_argv[h], hp ? hp_envp : envp,
+                                                         false, NULL };
+                                row_hp[nset] = hp;
+                                row_hook[nset] = h;
+                                set[nset] = &row_t[nset];
+                                nset++;
+                        }
+                }
+                if (!measure_set(set, nset, &w, workpath, errpath, warmup, runs, st, out))
+                        failed = true;
+                fs = st[0];
+                for (size_t row = 1; row < nset && !failed; row++) {
+                        const char *output = out[row];
+                        int h = row_hook[row];
+                        bool hp = row_hp[row];
                         size_t pins;
 
-                        /* Only before_vm_start reads the profile's properties. */
-                        if (hp && strcmp(hooks[h], "before_vm_start"))
-                                continue;
-                        snprintf(label, sizeof(label), "%s%s", hooks[h], hp ? "+highperf" : "");
-                        snprintf(hookpath, sizeof(hookpath), "%s/hooks/%s", builddir, hooks[h]);
-                        if (!measure(&hook_t, &w, workpath, errpath, warmup, runs, &hs, &output)) {
-                                failed = true;
-                                break;
-                        }
                         /* A hook that exits 0 without doing the work would bench nicely: check. */
                         pins = count_substr(output, "<vcpupin ");
                         if (hp && (!strstr(output, "<cpu mode=\"host-passthrough\"") ||
                                    !strstr(output, "<page size=\"1048576\" unit=\"KiB\""))) {
-                                fprintf(stderr, "%s: %s did not apply the profile\n", prog, label);
+                                fprintf(stderr, "%s: %s did not apply the profile\n", prog, label[row]);
                                 failed = true;
                         }
                         if (!strcmp(hooks[h], "before_vm_start") && pins != (size_t)w.vcpus) {
@@ -1250,15 +1278,17 @@ int main(int argc, char **argv)
                         if (keep) {
                                 char p[PATH_MAX + 64];
 
-                                snprintf(p, sizeof(p), "%s/%s-%d.xml", keep, label, w.vcpus);
+                                snprintf(p, sizeof(p), "%s/%s-%d.xml", keep, label[row], w.vcpus);
                                 write_file(p, output, strlen(output));
                         }
-                        free(output);
                         printf("%-28s %5d %7.1f | %8.3f %8.3f %8.3f %8ld | %8.3f %8.3f %8.3f %8ld | %5.2fx\n",
-                               label, w.vcpus, (double)w.xml_len / 1024, hs.median, hs.p90, hs.min,
-                               hs.max_rss_kib, fs.median, fs.p90, fs.min, fs.max_rss_kib, hs.median / fs.median);
+                               label[row], w.vcpus, (double)w.xml_len / 1024, st[row].median, st[row].p90,
+                               st[row].min, st[row].max_rss_kib, fs.median, fs.p90, fs.min, fs.max_rss_kib,
+                               st[row].median / fs.median);
                         fflush(stdout);
                 }
+                for (size_t k = 0; k < nset; k++)
+                        free(out[k]);
                 if (migration && !failed) {
                         /*
                          * The source: before_vm_start pins every vCPU of a cell to its whole node (as
@@ -1290,16 +1320,31 @@ int main(int argc, char **argv)
                         snprintf(domname, sizeof(domname), "bench-%dvcpu", w.vcpus);
                         /* Other sizes' VMs would hold CPUs here: each size migrates into an empty ledger. */
                         unlink(ledgerpath);
-                        if (!measure(&start_t, &w, workpath, errpath, 0, 1, &fs, &started))
-                                failed = true;
+                        {
+                                const Target *one[] = { &start_t };
+
+                                if (!measure_set(one, 1, &w, workpath, errpath, 0, 1, &fs, &started))
+                                        failed = true;
+                        }
                         srcxml = failed ? NULL : make_node_pins(&host, started);
                         src.xml = srcxml;
                         src.xml_len = srcxml ? strlen(srcxml) : 0;
                         /* The floor on the same document: node-wide pins make it larger than the engine's. */
-                        if (!failed && (!measure(&floor_t, &src, workpath, errpath, warmup, runs, &fs_floor, NULL) ||
-                                        !measure(&check_t, &src, workpath, errpath, warmup, runs, &cs, NULL) ||
-                                        !measure(&lv_t, &src, workpath, errpath, warmup, runs, &ls, &refitted)))
-                                failed = true;
+                        if (!failed) {
+                                /* Taking turns: floor, check (it replaces the reservation), migrate begin (applies it). */
+                                const Target *mig[] = { &floor_t, &check_t, &lv_t };
+                                Stats mst[3];
+                                char *mout[3] = { 0 };
+
+                                if (!measure_set(mig, 3, &src, workpath, errpath, warmup, runs, mst, mout))
+                                        failed = true;
+                                fs_floor = mst[0];
+                                cs = mst[1];
+                                ls = mst[2];
+                                refitted = mout[2];
+                                free(mout[0]);
+                                free(mout[1]);
+                        }
                         if (!failed && (count_substr(refitted, "<vcpupin ") != (size_t)w.vcpus ||
                                         !strcmp(refitted, srcxml))) {
                                 fprintf(stderr, "%s: migrate begin did not re-fit the %d vCPU pins\n", prog, w.vcpus);

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,7 +71,7 @@ static void usage(void)
 {
         printf("usage: bench-vf [-n RUNS] [--held N]\n"
                "Times, per run, what before_vm_migrate_destination does to secure %d VFs on a fake host of\n"
-               "%d PFs x %d VFs (sysfs tree in /tmp): VF inventory load, VF ledger open (lock, read, check),\n"
+               "%d PFs x %d VFs (sysfs tree and state in /dev/shm, a tmpfs): VF inventory load, VF ledger open (lock, read, check),\n"
                "reserve, durable commit, close; then releases them (not timed). --held: VFs in use by other VMs\n"
                "(default 256). Prints the median of each step and of the whole.\n"
                "Then, as the hooks call them, on a q35 domain XML with %d failover VF NICs (each with its virtio\n"
@@ -158,7 +159,12 @@ int main(int argc, char **argv)
         if (!t_inv || !t_open || !t_reserve || !t_commit || !t_total)
                 die("out of memory");
 
-        th_tree_init(&tree);
+        /* In memory, as sysfs and /run (the state folder) are on a host: /dev/shm where it is a folder. */
+        {
+                struct stat sb;
+
+                th_tree_init_in(&tree, stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) ? "/dev/shm" : "/tmp");
+        }
         th_sriov_big(tree.root, NPFS, NVFS);
         snprintf(text, sizeof(text), "state_dir=%s/state\n", tree.tmp);
         if (hpvm_config_parse("bench.conf", text, strlen(text), &cfg, &err) < 0)

@@ -120,6 +120,13 @@ static int read_rel(Loader *l, bool missing_ok, size_t *ret_len)
                         close(fd);
                         return fail(l, -EINVAL, "larger than %u KiB", SYSFS_FILE_MAX >> 10);
                 }
+                /*
+                 * A sysfs attribute comes whole from its first read, ending in a newline; a short
+                 * read of a regular file is its end: no read just to see EOF (a 512-CPU host has
+                 * 256 sibling lists, and the destination check reads them all).
+                 */
+                if ((size_t) n < SYSFS_FILE_MAX + 1 - (total - (size_t) n) && l->buf[total - 1] == '\n')
+                        break;
         }
         close(fd);
 

@@ -1,5 +1,6 @@
 /* sriovtree.c: fake sysfs trees of SR-IOV hosts for the suites and the benchmark (libc only: failures abort). */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -60,8 +61,14 @@ void th_tree_remove(const char *path)
 
 void th_tree_init(ThTree *t)
 {
-        char tmpl[] = "/tmp/hpvm-tree-XXXXXX";
+        th_tree_init_in(t, "/tmp");
+}
 
+void th_tree_init_in(ThTree *t, const char *dir)
+{
+        char tmpl[PATH_MAX];
+
+        snprintf(tmpl, sizeof(tmpl), "%s/hpvm-tree-XXXXXX", dir);
         if (!mkdtemp(tmpl))
                 die("mkdtemp: %s", strerror(errno));
         t->tmp = strdup(tmpl);

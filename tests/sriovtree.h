@@ -18,6 +18,8 @@ typedef struct ThTree {
 } ThTree;
 
 void th_tree_init(ThTree *t);
+/* The same in folder @dir (bench-vf: /dev/shm, a tmpfs like sysfs and /run). */
+void th_tree_init_in(ThTree *t, const char *dir);
 void th_tree_clear(ThTree *t);          /* removes the folder and frees the paths */
 
 /* mkdir -p @path. */
