@@ -4,10 +4,10 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "domxml.h"

@@ -528,45 +528,44 @@ static int check_host_features(const Vm *v, const HpvmHost *h, HpvmError *err)
         return 0;
 }
 
-/* Place the VM on @h around @u into *e (see migrate.h). -ENOSPC / -EINVAL with the message in @err. */
 /*
- * The host node the source binds each cell's memory to, where that is one
- * node that exists here (-1 elsewhere), in @prefs (q->ncells entries, or one
- * for a VM without cells, for which @one becomes a cell of all its vCPUs and
- * memory). Whether any cell has one: a VM keeps its node numbers across
- * identical hosts when they have room, so its numatune does not change. (A
- * VM with vCPU pins keeps those instead where they are free: its nodes follow.)
+ * The one host node the source binds the memory of guest cell @c to (NULL:
+ * the VM without cells), or -1: its own binding <memnode>, else, without a
+ * <memnode>, a binding <numatune><memory>; several nodes leave it to the
+ * kernel.
  */
-static bool source_nodes(const Vm *v, const HpvmHost *h, const HpvmPlaceRequest *q, HpvmGuestCell *one, int *prefs)
+static int bound_node(const Vm *v, const HpvmReqCell *c)
 {
-        size_t n = q->ncells ? q->ncells : 1;
+        bool vm_bound = v->req.has_numatune && hpvm_numa_mode_binds(v->req.numatune.mode);
+        const HpvmCpuSet *nodes = NULL;
+
+        if (c && c->has_memnode)
+                nodes = hpvm_numa_mode_binds(c->mode) ? &c->nodes : NULL;
+        else if (vm_bound)
+                nodes = &v->req.numatune.nodes;
+        return nodes && hpvm_cpuset_count(nodes) == 1 ? hpvm_cpuset_next(nodes, 0) : -1;
+}
+
+/*
+ * In @prefs (@ncells entries, one for a VM without cells) the node
+ * bound_node() names for each cell where this host has it, else -1. Whether
+ * any cell has one: a VM keeps its node numbers across identical hosts when
+ * they have room, so its numatune does not change.
+ */
+static bool source_nodes(const Vm *v, const HpvmHost *h, size_t ncells, int *prefs)
+{
         bool any = false;
 
-        for (size_t i = 0; i < n; i++) {
-                const HpvmCpuSet *nodes = NULL;
-                int id;
+        for (size_t i = 0; i < (ncells ? ncells : 1); i++) {
+                int id = bound_node(v, ncells ? &v->req.cells[i] : NULL);
 
-                prefs[i] = -1;
-                if (q->ncells && v->req.cells[i].has_memnode && hpvm_numa_mode_binds(v->req.cells[i].mode))
-                        nodes = &v->req.cells[i].nodes;
-                else if (v->req.has_numatune && hpvm_numa_mode_binds(v->req.numatune.mode))
-                        nodes = &v->req.numatune.nodes;
-                if (!nodes || hpvm_cpuset_count(nodes) != 1)
-                        continue;
-                id = hpvm_cpuset_next(nodes, 0);
-                if (id >= 0 && hpvm_host_node(h, (unsigned)id)) {
-                        prefs[i] = id;
-                        any = true;
-                }
-        }
-        if (!q->ncells) {
-                for (unsigned c = 0; c < q->vcpus; c++)
-                        hpvm_cpuset_set(&one->vcpus, c);
-                one->mem_kib = q->mem_kib;
+                prefs[i] = id >= 0 && hpvm_host_node(h, (unsigned)id) ? id : -1;
+                any |= prefs[i] >= 0;
         }
         return any;
 }
 
+/* Place the VM on @h around @u into *e (see migrate.h). -ENOSPC / -EINVAL with the message in @err. */
 static int place(const Vm *v, const HpvmHost *h, const HpvmUsage *u, HpvmLedgerEntry *e, HpvmError *err)
 {
         bool pinned = vm_kind(v) == KIND_PINNED;
@@ -580,15 +579,11 @@ static int place(const Vm *v, const HpvmHost *h, const HpvmUsage *u, HpvmLedgerE
         _cleanup_placement_ HpvmPlacement *p = NULL;
         _cleanup_free_ HpvmGuestCell *cells = NULL;
         _cleanup_free_ int *prefs = NULL;
-        HpvmGuestCell one = { 0 };
         HpvmPlaceRequest q;
         int r;
 
         if ((r = hpvm_fit_request(&v->req, &o, &q, &cells, err)) < 0)
                 return r;
-        prefs = calloc(q.ncells ? q.ncells : 1, sizeof(*prefs));
-        if (!prefs)
-                return hpvm_error_set(err, -ENOMEM, "out of memory");
         if (!pinned) {
                 /* The vCPUs float: a node is chosen for memory, with all its online CPUs counted. */
                 relaxed = hpvm_usage_copy(u);
@@ -600,12 +595,22 @@ static int place(const Vm *v, const HpvmHost *h, const HpvmUsage *u, HpvmLedgerE
                 q.threads = 1;
         }
         r = -ENOSPC;
-        if ((!pinned || !v->req.vcpupin.n) && source_nodes(v, h, &q, &one, prefs)) {
+        /* A VM with vCPU pins keeps those where they are free here instead: its nodes follow them. */
+        if (!pinned || !v->req.vcpupin.n) {
+                prefs = calloc(q.ncells ? q.ncells : 1, sizeof(*prefs));
+                if (!prefs)
+                        return hpvm_error_set(err, -ENOMEM, "out of memory");
+        }
+        if (prefs && source_nodes(v, h, q.ncells, prefs)) {
                 /* The nodes the source bound it to, when they exist and have room here; else anywhere. */
                 HpvmPlaceRequest same = q;
+                HpvmGuestCell one = { .mem_kib = q.mem_kib };
                 HpvmError ignored = { 0 };
 
                 if (!q.ncells) {
+                        /* One cell of all its vCPUs and memory, on that node. */
+                        for (unsigned c = 0; c < q.vcpus; c++)
+                                hpvm_cpuset_set(&one.vcpus, c);
                         same.ncells = 1;
                         same.cells = &one;
                 }
@@ -660,10 +665,9 @@ static int check_exact(const Vm *v, const HpvmHost *h, const HpvmUsage *u, const
                        HpvmLedgerEntry *e, HpvmError *err)
 {
         bool pinned = vm_kind(v) == KIND_PINNED;
-        bool vm_bound = v->req.has_numatune && hpvm_numa_mode_binds(v->req.numatune.mode);
         char owner[64];
         HpvmCpuSet pins, busy;
-        int r;
+        int r, node;
 
         if ((r = hpvm_vmreq_check_online(&v->req, h, HPVM_PINS_VCPU | HPVM_PINS_EMULATOR | HPVM_PINS_IOTHREAD,
                                          why, err)) < 0)
@@ -696,16 +700,13 @@ static int check_exact(const Vm *v, const HpvmHost *h, const HpvmUsage *u, const
                 e->cpus = pins;
         e->page_kib = v->req.page_kib;
         /* Memory it will take where a binding names one node (spread over several, the kernel decides). */
-        if (!v->req.ncells && vm_bound && hpvm_cpuset_count(&v->req.numatune.nodes) == 1)
-                r = cell_use(e, (unsigned)hpvm_cpuset_next(&v->req.numatune.nodes, 0), v->req.mem_kib, v->req.page_kib,
-                             true);
+        if (!v->req.ncells && (node = bound_node(v, NULL)) >= 0)
+                r = cell_use(e, (unsigned)node, v->req.mem_kib, v->req.page_kib, true);
         for (size_t i = 0; r >= 0 && i < v->req.ncells; i++) {
                 const HpvmReqCell *c = &v->req.cells[i];
-                bool own = c->has_memnode && hpvm_numa_mode_binds(c->mode);
-                const HpvmCpuSet *nodes = own ? &c->nodes : vm_bound && !c->has_memnode ? &v->req.numatune.nodes : NULL;
 
-                if (nodes && hpvm_cpuset_count(nodes) == 1)
-                        r = cell_use(e, (unsigned)hpvm_cpuset_next(nodes, 0), c->mem_kib, v->req.page_kib, c->hugepages);
+                if ((node = bound_node(v, c)) >= 0)
+                        r = cell_use(e, (unsigned)node, c->mem_kib, v->req.page_kib, c->hugepages);
         }
         if (r < 0) {
                 hpvm_ledger_entry_clear(e);

@@ -47,9 +47,10 @@
  * and free here. A VM without vCPU pins whose memory the source binds to one
  * node per cell (a <memnode>, else <numatune><memory>) is first placed on
  * those same node numbers, when they exist here and have room, so that
- * between identical hosts its XML goes through unchanged. A pinned VM takes free CPUs: online, not kept for the host
- * (reserved_cpus, else the first core of each node), not held by another
- * VM in the ledger. A NUMA-tuned VM holds no CPU: its nodes are chosen with
+ * between identical hosts its XML goes through unchanged. A pinned VM takes
+ * free CPUs: online, not kept for the host (reserved_cpus, else the first
+ * core of each node), not held by another VM in the ledger. A NUMA-tuned
+ * VM holds no CPU: its nodes are chosen with
  * every online CPU counted free (a guest cell still needs a node with as
  * many CPUs), for memory and huge pages. The emulator and IO-thread pins of
  * a pinned VM are kept when every vCPU pin was kept and they are free and

@@ -103,7 +103,8 @@ static int read_rel(Loader *l, bool missing_ok, size_t *ret_len)
         }
 
         for (;;) {
-                ssize_t n = read(fd, l->buf + total, SYSFS_FILE_MAX + 1 - total);
+                size_t want = SYSFS_FILE_MAX + 1 - total;
+                ssize_t n = read(fd, l->buf + total, want);
 
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -125,7 +126,7 @@ static int read_rel(Loader *l, bool missing_ok, size_t *ret_len)
                  * read of a regular file is its end: no read just to see EOF (a 512-CPU host has
                  * 256 sibling lists, and the destination check reads them all).
                  */
-                if ((size_t) n < SYSFS_FILE_MAX + 1 - (total - (size_t) n) && l->buf[total - 1] == '\n')
+                if ((size_t) n < want && l->buf[total - 1] == '\n')
                         break;
         }
         close(fd);
